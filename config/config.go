@@ -1,0 +1,274 @@
+// Package config reads the application's settings from environment
+// variables, applies the defaults for development, and validates everything
+// at start-up so that a misconfigured instance refuses to start instead of
+// failing at first use.
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Flow names a Twitter OAuth flow.
+type Flow string
+
+// The Twitter OAuth flows the app can use.
+const (
+	OAuth1 Flow = "oauth1" // OAuth 1.0a "Sign in with Twitter"
+	OAuth2 Flow = "oauth2" // OAuth 2.0 Authorization Code with PKCE
+)
+
+// MinSecretLen is the shortest session secret accepted outside dev mode:
+// HS256 needs a key at least as long as its hash output (RFC 7518 §3.2).
+const MinSecretLen = 32
+
+// MaxSessionLifetime caps SESSION_LIFETIME: there is no silent renewal, so a
+// session lives exactly this long at most.
+const MaxSessionLifetime = 7 * 24 * time.Hour
+
+// Config is the validated configuration of one app instance.
+type Config struct {
+	// Dev turns on development defaults: embedded store, in-process dev
+	// Twitter provider when no keys are set, a generated session secret kept
+	// in DataDir, and plain-http URLs on loopback.
+	Dev bool
+
+	Addr      string   // listen address
+	PublicURL *url.URL // the URL browsers use; callbacks are derived from it
+
+	MongoURI      string // empty: run the embedded store in DataDir
+	MongoDatabase string
+	DataDir       string // embedded store data and dev keys
+
+	// SessionSecret signs session cookies and login-state cookies (separate
+	// keys are derived from it). Empty only in dev mode, where the server
+	// generates one and keeps it in DataDir.
+	SessionSecret   []byte
+	SessionLifetime time.Duration
+
+	// Flow is the flow the "Sign in with Twitter" button uses; Flows lists
+	// every flow that has credentials and so has login routes.
+	Flow  Flow
+	Flows []Flow
+
+	Twitter Twitter
+
+	// DevProvider is true when the app runs the dev Twitter provider
+	// in-process (dev mode without Twitter keys); Twitter's base URLs are
+	// then filled in once the provider is listening.
+	DevProvider     bool
+	DevProviderAddr string
+
+	LogLevel string // debug, info, warn, error
+}
+
+// Twitter holds the provider endpoints and app credentials.
+type Twitter struct {
+	// APIBase serves /oauth/*, /1.1/* and /2/* (https://api.x.com).
+	APIBase string
+	// AuthorizeBase serves the browser's OAuth 2.0 consent page,
+	// /i/oauth2/authorize (https://x.com).
+	AuthorizeBase string
+
+	ConsumerKey    string // OAuth 1.0a
+	ConsumerSecret string
+	ClientID       string // OAuth 2.0
+	ClientSecret   string
+
+	Timeout time.Duration // every call to Twitter
+}
+
+// CallbackURL returns the absolute callback URL registered at Twitter for flow.
+func (c *Config) CallbackURL(f Flow) string {
+	return c.PublicURL.JoinPath("auth", string(f), "callback").String()
+}
+
+// HasFlow reports whether flow f is configured.
+func (c *Config) HasFlow(f Flow) bool {
+	for _, g := range c.Flows {
+		if g == f {
+			return true
+		}
+	}
+	return false
+}
+
+// Load reads the configuration through getenv (os.Getenv in production,
+// a map in tests). dev is the -dev flag. It returns one error naming every
+// invalid variable, its rule and (for non-secrets) its value.
+func Load(getenv func(string) string, dev bool) (*Config, error) {
+	env := func(key, def string) string {
+		if v := strings.TrimSpace(getenv(key)); v != "" {
+			return v
+		}
+		return def
+	}
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	if v := env("APP_ENV", ""); v != "" {
+		switch v {
+		case "dev", "development":
+			dev = true
+		case "prod", "production":
+			if dev {
+				bad("APP_ENV=%s contradicts the -dev flag", v)
+			}
+		default:
+			bad("APP_ENV must be development or production, but is %q", v)
+		}
+	}
+
+	c := &Config{
+		Dev:             dev,
+		MongoURI:        env("MONGODB_URI", ""),
+		MongoDatabase:   env("MONGODB_DATABASE", "twitterlogin"),
+		DataDir:         env("DATA_DIR", "data"),
+		SessionSecret:   []byte(env("SESSION_SECRET", "")),
+		DevProviderAddr: env("DEV_PROVIDER_ADDR", "127.0.0.1:0"),
+		LogLevel:        env("LOG_LEVEL", "info"),
+		Twitter: Twitter{
+			APIBase:        strings.TrimRight(env("TWITTER_API_BASE", "https://api.x.com"), "/"),
+			AuthorizeBase:  strings.TrimRight(env("TWITTER_AUTHORIZE_BASE", "https://x.com"), "/"),
+			ConsumerKey:    env("TWITTER_CONSUMER_KEY", ""),
+			ConsumerSecret: env("TWITTER_CONSUMER_SECRET", ""),
+			ClientID:       env("TWITTER_CLIENT_ID", ""),
+			ClientSecret:   env("TWITTER_CLIENT_SECRET", ""),
+		},
+	}
+
+	// Dev binds to loopback so a laptop never serves the dev provider or
+	// a generated secret to its network.
+	defAddr, defURL := ":8080", ""
+	if dev {
+		defAddr, defURL = "localhost:8080", "http://localhost:8080"
+	}
+	c.Addr = env("ADDR", defAddr)
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		bad("ADDR must be host:port, but is %q", c.Addr)
+	}
+
+	if raw := env("PUBLIC_URL", defURL); raw == "" {
+		bad("PUBLIC_URL is required outside dev mode (for example https://login.example.com)")
+	} else if u, err := parseBaseURL(raw); err != nil {
+		bad("PUBLIC_URL %v", err)
+	} else {
+		c.PublicURL = u
+		switch {
+		case !dev && u.Scheme != "https":
+			bad("PUBLIC_URL must use https outside dev mode, but is %q", raw)
+		case u.Scheme == "http" && !isLoopback(u.Hostname()):
+			// Browsers drop Secure cookies on plain http except on loopback,
+			// so sign-in would fail in a way that is hard to see.
+			bad("PUBLIC_URL may use http only on localhost or a loopback address, but is %q", raw)
+		}
+	}
+
+	var err error
+	if c.SessionLifetime, err = time.ParseDuration(env("SESSION_LIFETIME", "12h")); err != nil || c.SessionLifetime < time.Minute || c.SessionLifetime > MaxSessionLifetime {
+		bad("SESSION_LIFETIME must be a duration between 1m and %s, but is %q", MaxSessionLifetime, env("SESSION_LIFETIME", ""))
+	}
+	if c.Twitter.Timeout, err = time.ParseDuration(env("TWITTER_TIMEOUT", "10s")); err != nil || c.Twitter.Timeout <= 0 || c.Twitter.Timeout > time.Minute {
+		bad("TWITTER_TIMEOUT must be a duration between 1ms and 1m, but is %q", env("TWITTER_TIMEOUT", ""))
+	}
+
+	if n := len(c.SessionSecret); n > 0 && n < MinSecretLen {
+		bad("SESSION_SECRET must be at least %d bytes, but is %d bytes", MinSecretLen, n)
+	} else if n == 0 && !dev {
+		bad("SESSION_SECRET is required outside dev mode (at least %d random bytes, e.g. `openssl rand -base64 48`)", MinSecretLen)
+	}
+
+	problems = append(problems, c.loadFlows(env)...)
+
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("LOG_LEVEL must be debug, info, warn or error, but is %q", c.LogLevel)
+	}
+
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("invalid configuration:\n  %s", strings.Join(problems, "\n  "))
+	}
+	return c, nil
+}
+
+// loadFlows decides which Twitter flows are enabled and checks their keys
+// and endpoints.
+func (c *Config) loadFlows(env func(key, def string) string) []string {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	t := &c.Twitter
+
+	pair := func(flow Flow, idName, id, secretName, secret string) {
+		switch {
+		case id != "" && secret != "":
+			c.Flows = append(c.Flows, flow)
+		case id != "" || secret != "":
+			bad("%s and %s must be set together", idName, secretName)
+		}
+	}
+	pair(OAuth2, "TWITTER_CLIENT_ID", t.ClientID, "TWITTER_CLIENT_SECRET", t.ClientSecret)
+	pair(OAuth1, "TWITTER_CONSUMER_KEY", t.ConsumerKey, "TWITTER_CONSUMER_SECRET", t.ConsumerSecret)
+
+	if len(c.Flows) == 0 && len(problems) == 0 {
+		if !c.Dev {
+			return append(problems, "no Twitter keys: set TWITTER_CLIENT_ID and TWITTER_CLIENT_SECRET (OAuth 2.0) and/or TWITTER_CONSUMER_KEY and TWITTER_CONSUMER_SECRET (OAuth 1.0a), or run with -dev")
+		}
+		// Dev mode without keys: the in-process dev provider speaks both
+		// flows with its own well-known credentials.
+		c.DevProvider = true
+		c.Flows = []Flow{OAuth2, OAuth1}
+	}
+
+	c.Flow = Flow(env("TWITTER_FLOW", ""))
+	switch {
+	case c.Flow == "" && len(c.Flows) > 0:
+		c.Flow = c.Flows[0]
+	case c.Flow != OAuth1 && c.Flow != OAuth2:
+		bad("TWITTER_FLOW must be oauth1 or oauth2, but is %q", c.Flow)
+	case len(c.Flows) > 0 && !c.HasFlow(c.Flow):
+		bad("TWITTER_FLOW is %s but that flow has no keys", c.Flow)
+	}
+
+	if !c.DevProvider {
+		for _, b := range []struct{ name, val string }{{"TWITTER_API_BASE", t.APIBase}, {"TWITTER_AUTHORIZE_BASE", t.AuthorizeBase}} {
+			u, err := parseBaseURL(b.val)
+			switch {
+			case err != nil:
+				bad("%s %v", b.name, err)
+			case !c.Dev && u.Scheme != "https":
+				// Credentials travel on these calls (RFC 5849 §2.1).
+				bad("%s must use https outside dev mode, but is %q", b.name, b.val)
+			}
+		}
+	}
+	return problems
+}
+
+// parseBaseURL accepts an absolute http(s) URL with no query or fragment.
+func parseBaseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("must be an absolute URL: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("must be an absolute http(s) URL, but is %q", raw)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return nil, fmt.Errorf("must have no user info, query or fragment, but is %q", raw)
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	return u, nil
+}
+
+// isLoopback reports whether host names this machine.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

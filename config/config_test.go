@@ -1,0 +1,145 @@
+package config_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"example.com/twitterlogin/config"
+)
+
+const secret = "0123456789abcdef0123456789abcdef" // 32 bytes
+
+func load(t *testing.T, dev bool, env map[string]string) (*config.Config, error) {
+	t.Helper()
+	return config.Load(func(k string) string { return env[k] }, dev)
+}
+
+func TestDevDefaults(t *testing.T) {
+	c, err := load(t, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"Addr", c.Addr, "localhost:8080"},
+		{"PublicURL", c.PublicURL.String(), "http://localhost:8080"},
+		{"MongoURI", c.MongoURI, ""},
+		{"MongoDatabase", c.MongoDatabase, "twitterlogin"},
+		{"DataDir", c.DataDir, "data"},
+		{"SessionLifetime", c.SessionLifetime, 12 * time.Hour},
+		{"DevProvider", c.DevProvider, true},
+		{"Flow", c.Flow, config.OAuth2},
+		{"HasFlow(oauth1)", c.HasFlow(config.OAuth1), true},
+		{"CallbackURL(oauth1)", c.CallbackURL(config.OAuth1), "http://localhost:8080/auth/oauth1/callback"},
+		{"SessionSecret", len(c.SessionSecret), 0},
+	}
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("%s = %v, want %v", ch.name, ch.got, ch.want)
+		}
+	}
+}
+
+func TestProduction(t *testing.T) {
+	c, err := load(t, false, map[string]string{
+		"PUBLIC_URL":            "https://login.example.com/",
+		"SESSION_SECRET":        secret,
+		"TWITTER_CLIENT_ID":     "id",
+		"TWITTER_CLIENT_SECRET": "s",
+		"MONGODB_URI":           "mongodb://db/?replicaSet=rs0",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":8080" || c.DevProvider || c.Flow != config.OAuth2 || c.HasFlow(config.OAuth1) {
+		t.Errorf("got Addr %q DevProvider %v Flow %q Flows %v", c.Addr, c.DevProvider, c.Flow, c.Flows)
+	}
+	if got, want := c.CallbackURL(config.OAuth2), "https://login.example.com/auth/oauth2/callback"; got != want {
+		t.Errorf("CallbackURL = %q, want %q", got, want)
+	}
+	if c.Twitter.APIBase != "https://api.x.com" || c.Twitter.AuthorizeBase != "https://x.com" {
+		t.Errorf("Twitter bases = %q, %q", c.Twitter.APIBase, c.Twitter.AuthorizeBase)
+	}
+}
+
+// TestRefusals lists configurations that must not start, and the text the
+// error must contain so an operator knows what to fix.
+func TestRefusals(t *testing.T) {
+	prod := func(over map[string]string) map[string]string {
+		env := map[string]string{
+			"PUBLIC_URL":              "https://login.example.com",
+			"SESSION_SECRET":          secret,
+			"TWITTER_CONSUMER_KEY":    "k",
+			"TWITTER_CONSUMER_SECRET": "s",
+		}
+		for k, v := range over {
+			env[k] = v
+		}
+		return env
+	}
+	tests := []struct {
+		name string
+		dev  bool
+		env  map[string]string
+		want string
+	}{
+		{"no secret in production", false, prod(map[string]string{"SESSION_SECRET": ""}), "SESSION_SECRET is required"},
+		{"31-byte secret", false, prod(map[string]string{"SESSION_SECRET": secret[:31]}), "SESSION_SECRET must be at least 32 bytes, but is 31"},
+		{"short secret in dev too", true, map[string]string{"SESSION_SECRET": "short"}, "SESSION_SECRET must be at least 32"},
+		{"no public URL", false, prod(map[string]string{"PUBLIC_URL": ""}), "PUBLIC_URL is required"},
+		{"http public URL in production", false, prod(map[string]string{"PUBLIC_URL": "http://login.example.com"}), "must use https"},
+		{"http public URL off loopback in dev", true, map[string]string{"PUBLIC_URL": "http://192.0.2.1:8080"}, "http only on localhost"},
+		{"public URL with query", false, prod(map[string]string{"PUBLIC_URL": "https://a.example/?x=1"}), "no user info, query or fragment"},
+		{"no Twitter keys", false, prod(map[string]string{"TWITTER_CONSUMER_KEY": "", "TWITTER_CONSUMER_SECRET": ""}), "no Twitter keys"},
+		{"half a key pair", false, prod(map[string]string{"TWITTER_CLIENT_ID": "id"}), "TWITTER_CLIENT_ID and TWITTER_CLIENT_SECRET must be set together"},
+		{"flow without keys", false, prod(map[string]string{"TWITTER_FLOW": "oauth2"}), "TWITTER_FLOW is oauth2 but that flow has no keys"},
+		{"unknown flow", false, prod(map[string]string{"TWITTER_FLOW": "oauth3"}), "TWITTER_FLOW must be oauth1 or oauth2"},
+		{"http API base in production", false, prod(map[string]string{"TWITTER_API_BASE": "http://api.x.com"}), "TWITTER_API_BASE must use https"},
+		{"lifetime too long", false, prod(map[string]string{"SESSION_LIFETIME": "720h"}), "SESSION_LIFETIME must be"},
+		{"lifetime not a duration", false, prod(map[string]string{"SESSION_LIFETIME": "forever"}), "SESSION_LIFETIME must be"},
+		{"bad timeout", false, prod(map[string]string{"TWITTER_TIMEOUT": "0s"}), "TWITTER_TIMEOUT must be"},
+		{"bad address", false, prod(map[string]string{"ADDR": "8080"}), "ADDR must be host:port"},
+		{"bad log level", false, prod(map[string]string{"LOG_LEVEL": "loud"}), "LOG_LEVEL must be"},
+		{"APP_ENV contradicts -dev", true, map[string]string{"APP_ENV": "production"}, "contradicts the -dev flag"},
+		{"unknown APP_ENV", false, prod(map[string]string{"APP_ENV": "staging"}), "APP_ENV must be"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := load(t, tt.dev, tt.env)
+			if err == nil {
+				t.Fatalf("Load succeeded (%+v); want an error containing %q", c, tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %q; want it to contain %q", err, tt.want)
+			}
+			if s := tt.env["SESSION_SECRET"]; s != "" && strings.Contains(err.Error(), s) {
+				t.Errorf("error %q reveals the session secret", err)
+			}
+		})
+	}
+}
+
+func TestAllProblemsReportedAtOnce(t *testing.T) {
+	_, err := load(t, false, map[string]string{"SESSION_LIFETIME": "x", "LOG_LEVEL": "x"})
+	if err == nil {
+		t.Fatal("Load succeeded")
+	}
+	for _, want := range []string{"PUBLIC_URL", "SESSION_SECRET", "SESSION_LIFETIME", "LOG_LEVEL", "no Twitter keys"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %s:\n%v", want, err)
+		}
+	}
+}
+
+func TestAppEnvDevelopmentIsDev(t *testing.T) {
+	c, err := load(t, false, map[string]string{"APP_ENV": "development"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Dev || !c.DevProvider {
+		t.Errorf("Dev = %v, DevProvider = %v; want both true", c.Dev, c.DevProvider)
+	}
+}
