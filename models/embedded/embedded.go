@@ -1,0 +1,186 @@
+// Package embedded runs FerretDB v1 with its SQLite backend inside the
+// current process, so the app and its tests can talk to a MongoDB-compatible
+// store over the real wire protocol without an external mongod.
+//
+// FerretDB is not MongoDB: it has no TTL indexes, no change streams and no
+// transactions, and every query scans the collection. See docs/store.md.
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+// DefaultAddr is the TCP address used when [Options.Addr] is empty: a free
+// port on the loopback interface.
+const DefaultAddr = "127.0.0.1:0"
+
+// Options configure [Start].
+type Options struct {
+	// Dir is the folder that holds the SQLite files, one per database.
+	// It is created with mode 0700 if missing. Required.
+	Dir string
+
+	// Addr is the TCP address to listen on; empty means [DefaultAddr].
+	// Pass the [Server.Addr] of a closed server to start again on the
+	// same port.
+	Addr string
+
+	// Logger receives FerretDB's own log lines. FerretDB is chatty, so pass
+	// a logger at warn level or above; nil discards everything.
+	Logger *slog.Logger
+}
+
+// Server is a running embedded FerretDB. Its methods are safe for
+// concurrent use.
+type Server struct {
+	addr string
+	uri  string
+
+	cancel    context.CancelFunc
+	done      chan struct{} // closed when Run has returned
+	runErr    error         // Run's result; read only after done is closed
+	closeOnce sync.Once
+}
+
+// newMu serialises ferretdb.New: it writes a package-level variable of
+// FerretDB's (the build's "package" name), which races when two servers
+// start at once in one process. It guards FerretDB's state, not ours.
+var newMu sync.Mutex
+
+// Start starts FerretDB on opts.Dir and opts.Addr and returns once it
+// accepts connections. ctx bounds the start-up only; the server runs until
+// [Server.Close]. Start fails if the folder cannot be created, the address
+// cannot be bound (for example, it is still in use), or FerretDB stops
+// before it is ready.
+func Start(ctx context.Context, opts Options) (*Server, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("embedded: start: Options.Dir is empty")
+	}
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: start: data folder: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("embedded: start: data folder: %w", err)
+	}
+	addr := opts.Addr
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+
+	// FerretDB wants a "file:" URI naming a folder, with a trailing slash.
+	sqliteURL := (&url.URL{Scheme: "file", Path: dir + "/"}).String()
+
+	newMu.Lock()
+	if err := probeListen(addr); err != nil {
+		newMu.Unlock()
+		return nil, fmt.Errorf("embedded: start on %s: %w", addr, err)
+	}
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: addr},
+		Handler:   "sqlite",
+		SQLiteURL: sqliteURL,
+		Logger:    logger,
+	})
+	newMu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("embedded: start on %s: %w", addr, err)
+	}
+
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s := &Server{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		s.runErr = f.Run(runCtx)
+	}()
+
+	// FerretDB v1 binds its listener in New, so MongoDBURI is safe to call
+	// now; it blocks until the listener exists.
+	s.uri = f.MongoDBURI()
+	u, err := url.Parse(s.uri)
+	if err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("embedded: start: parse FerretDB URI: %w", err)
+	}
+	s.addr = u.Host
+
+	if err := s.waitReady(ctx); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("embedded: start on %s: %w", s.addr, err)
+	}
+	return s, nil
+}
+
+// probeListen checks that addr can be bound, and releases it at once.
+//
+// FerretDB v1.24's New opens the SQLite backend before it binds the
+// listener and does not close the backend when binding fails; the backend's
+// leak detector then panics in a finalizer at the next garbage collection,
+// crashing the process. So an address that is busy (a restart racing the
+// old listener, another process) or malformed is refused here, before New.
+// A third party grabbing the port between this probe and New can still
+// trigger the FerretDB bug; that window is a few microseconds.
+func probeListen(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return l.Close()
+}
+
+// waitReady dials the listener until it answers, Run returns, or ctx ends.
+func (s *Server) waitReady(ctx context.Context) error {
+	var d net.Dialer
+	for {
+		conn, err := d.DialContext(ctx, "tcp", s.addr)
+		if err == nil {
+			return conn.Close()
+		}
+		select {
+		case <-s.done:
+			if s.runErr != nil {
+				return fmt.Errorf("FerretDB stopped: %w", s.runErr)
+			}
+			return errors.New("FerretDB stopped before it was ready")
+		case <-ctx.Done():
+			return fmt.Errorf("wait for listener: %w", context.Cause(ctx))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// URI returns the mongodb:// connection string for the official driver.
+func (s *Server) URI() string { return s.uri }
+
+// Addr returns the host:port the server is bound to, with the real port
+// when [Options.Addr] asked for port 0.
+func (s *Server) Addr() string { return s.addr }
+
+// Close stops the server and waits until FerretDB has closed its listener,
+// its connections and its SQLite files. FerretDB gives connected clients up
+// to 3 seconds to hang up before it cuts them off, so Close can take that
+// long while a client is connected. Close is idempotent; later calls return
+// the same result.
+func (s *Server) Close() error {
+	s.closeOnce.Do(s.cancel)
+	<-s.done
+	if s.runErr != nil {
+		return fmt.Errorf("embedded: run: %w", s.runErr)
+	}
+	return nil
+}

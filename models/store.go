@@ -1,0 +1,201 @@
+// Package models holds the app's documents (users, sessions, records) and
+// [Store], which keeps them in MongoDB through the official driver v2.
+//
+// The store must be correct on a real MongoDB replica set and also work on
+// embedded FerretDB v1 (package [example.com/twitterlogin/models/embedded]),
+// which has no TTL indexes, no change streams and no transactions, and scans
+// whole collections for every query. So nothing here relies on TTL for
+// correctness: expiry is always checked in Go.
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
+)
+
+// DefaultTimeout is the server selection and connect timeout used when
+// [Options.Timeout] is zero.
+const DefaultTimeout = 5 * time.Second
+
+// Collection names.
+const (
+	usersCollection    = "users"
+	sessionsCollection = "sessions"
+	recordsCollection  = "records"
+)
+
+// codeNotImplemented is the server error code FerretDB answers for features
+// it lacks, such as TTL indexes.
+const codeNotImplemented = 238
+
+// Options configure [Open].
+type Options struct {
+	// URI is the MongoDB connection string, for example
+	// "mongodb://db1,db2,db3/?replicaSet=rs0". Required. Its write concern
+	// and read preference are overridden (majority, primary).
+	URI string
+
+	// Database names the database that holds the collections. Required.
+	Database string
+
+	// Timeout bounds server selection and connection set-up; zero means
+	// [DefaultTimeout]. It is how long a call waits for an unreachable store
+	// before it fails with [ErrUnavailable] (unless its context ends first).
+	Timeout time.Duration
+
+	// Logger receives the store's debug lines; nil discards them.
+	Logger *slog.Logger
+}
+
+// Store keeps users, sessions and records in one MongoDB database. It is
+// safe for concurrent use; create it with [Open] and release it with
+// [Store.Close].
+type Store struct {
+	client   *mongo.Client
+	users    *mongo.Collection
+	sessions *mongo.Collection
+	records  *mongo.Collection
+	log      *slog.Logger
+}
+
+// Open connects to the store with majority write concern and primary read
+// preference, pings it and creates the indexes ([Store.EnsureIndexes]).
+// It fails with an error wrapping [ErrUnavailable] if the store cannot be
+// reached within opts.Timeout or ctx.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	if opts.URI == "" {
+		return nil, errors.New("models: open: Options.URI is empty")
+	}
+	if opts.Database == "" {
+		return nil, errors.New("models: open: Options.Database is empty")
+	}
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+
+	co := options.Client().
+		ApplyURI(opts.URI).
+		SetServerSelectionTimeout(timeout).
+		SetConnectTimeout(timeout).
+		SetWriteConcern(writeconcern.Majority()).
+		SetReadPreference(readpref.Primary())
+	client, err := mongo.Connect(co)
+	if err != nil {
+		// Not wrapped in ErrUnavailable: Connect does no I/O, so this is a
+		// bad URI or option, which retrying will not fix.
+		return nil, fmt.Errorf("models: open: %w", err)
+	}
+
+	db := client.Database(opts.Database)
+	s := &Store{
+		client:   client,
+		users:    db.Collection(usersCollection),
+		sessions: db.Collection(sessionsCollection),
+		records:  db.Collection(recordsCollection),
+		log:      logger,
+	}
+	if err := s.Ping(ctx); err != nil {
+		_ = client.Disconnect(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("models: open: %w", err)
+	}
+	if err := s.EnsureIndexes(ctx); err != nil {
+		_ = client.Disconnect(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("models: open: %w", err)
+	}
+	return s, nil
+}
+
+// Close disconnects from the store, waiting for in-use connections until
+// ctx ends. Closing a closed store is not an error.
+func (s *Store) Close(ctx context.Context) error {
+	err := s.client.Disconnect(ctx)
+	if err != nil && !errors.Is(err, mongo.ErrClientDisconnected) {
+		return fmt.Errorf("models: close: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that the primary answers. It fails with an error wrapping
+// [ErrUnavailable] when it does not.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.client.Ping(ctx, readpref.Primary()); err != nil {
+		return fmt.Errorf("ping: %w", storeError(err))
+	}
+	return nil
+}
+
+// EnsureIndexes creates the indexes the queries need, if missing:
+//   - users: unique twitter_id;
+//   - sessions: user_id, and a TTL index on expires_at (expireAfterSeconds 0)
+//     where the server supports it; a server that answers NotImplemented
+//     (FerretDB) is logged at debug level and skipped, since expiry is
+//     checked in Go anyway and [Store.DeleteExpiredSessions] cleans up;
+//   - records: {owner_id: 1, created_at: -1}.
+//
+// It is safe to call repeatedly. An existing index with the same keys but
+// different options makes it fail.
+func (s *Store) EnsureIndexes(ctx context.Context) error {
+	plain := []struct {
+		coll  *mongo.Collection
+		model mongo.IndexModel
+	}{
+		{s.users, mongo.IndexModel{
+			Keys:    bson.D{{Key: "twitter_id", Value: 1}},
+			Options: options.Index().SetUnique(true),
+		}},
+		{s.sessions, mongo.IndexModel{Keys: bson.D{{Key: "user_id", Value: 1}}}},
+		{s.records, mongo.IndexModel{Keys: bson.D{{Key: "owner_id", Value: 1}, {Key: "created_at", Value: -1}}}},
+	}
+	for _, ix := range plain {
+		if _, err := ix.coll.Indexes().CreateOne(ctx, ix.model); err != nil {
+			return fmt.Errorf("create index on %s: %w", ix.coll.Name(), storeError(err))
+		}
+	}
+
+	ttl := mongo.IndexModel{
+		Keys:    bson.D{{Key: "expires_at", Value: 1}},
+		Options: options.Index().SetExpireAfterSeconds(0),
+	}
+	if _, err := s.sessions.Indexes().CreateOne(ctx, ttl); err != nil {
+		if !isNotImplemented(err) {
+			return fmt.Errorf("create TTL index on %s: %w", sessionsCollection, storeError(err))
+		}
+		s.log.DebugContext(ctx, "store has no TTL indexes; expired sessions stay until DeleteExpiredSessions",
+			slog.String("collection", sessionsCollection), slog.Any("error", err))
+	}
+	return nil
+}
+
+// isNotImplemented reports whether the server refused a command as not
+// implemented (code 238), as FerretDB does for TTL indexes.
+func isNotImplemented(err error) bool {
+	if se := mongo.ServerError(nil); errors.As(err, &se) && se.HasErrorCode(codeNotImplemented) {
+		return true
+	}
+	var ce mongo.CommandError
+	return errors.As(err, &ce) && ce.Name == "NotImplemented"
+}
+
+// normTime normalises a time for storage: UTC, truncated to the millisecond
+// precision of a BSON datetime, so what is written compares equal to what is
+// read back. It also drops the monotonic clock reading.
+func normTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC().Truncate(time.Millisecond)
+}
