@@ -1,0 +1,260 @@
+package devtwitter
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dghubble/oauth1"
+	"golang.org/x/oauth2"
+)
+
+// testCallback is the app's registered callback; it keeps its own query
+// so tests see that the provider preserves it.
+const testCallback = "http://127.0.0.1:9/auth/twitter/callback?from=test"
+
+// fakeClock is a settable clock for Config.Now.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// testEnv is a provider on a real HTTP server with a non-redirecting client.
+type testEnv struct {
+	p      *Provider
+	srv    *httptest.Server
+	base   string
+	clock  *fakeClock
+	client *http.Client
+}
+
+func newTestEnv(t *testing.T, mods ...func(*Config)) *testEnv {
+	t.Helper()
+	clock := &fakeClock{t: time.Now()}
+	cfg := Config{CallbackURLs: []string{testCallback}, Now: clock.Now}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	return &testEnv{p: p, srv: srv, base: srv.URL, clock: clock, client: &http.Client{
+		Timeout:       10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+func (e *testEnv) oauth1Config() *oauth1.Config {
+	return &oauth1.Config{
+		ConsumerKey: DevConsumerKey, ConsumerSecret: DevConsumerSecret, CallbackURL: testCallback,
+		Endpoint: oauth1.Endpoint{
+			RequestTokenURL: e.base + "/oauth/request_token",
+			AuthorizeURL:    e.base + "/oauth/authenticate",
+			AccessTokenURL:  e.base + "/oauth/access_token",
+		},
+		HTTPClient: e.client,
+	}
+}
+
+func (e *testEnv) oauth2Config(scopes ...string) *oauth2.Config {
+	if len(scopes) == 0 {
+		scopes = []string{"tweet.read", "users.read"}
+	}
+	return &oauth2.Config{
+		ClientID: DevClientID, ClientSecret: DevClientSecret, RedirectURL: testCallback, Scopes: scopes,
+		Endpoint: oauth2.Endpoint{
+			AuthURL:   e.base + "/i/oauth2/authorize",
+			TokenURL:  e.base + "/2/oauth2/token",
+			AuthStyle: oauth2.AuthStyleInHeader,
+		},
+	}
+}
+
+// get does a GET without following redirects.
+func (e *testEnv) get(t *testing.T, rawURL string) *http.Response {
+	t.Helper()
+	resp, err := e.client.Get(rawURL)
+	if err != nil {
+		t.Fatalf("GET %s: %v", rawURL, err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+func (e *testEnv) do(t *testing.T, req *http.Request) *http.Response {
+	t.Helper()
+	resp, err := e.client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+// location returns the parsed Location of a 302 response.
+func location(t *testing.T, resp *http.Response) *url.URL {
+	t.Helper()
+	if resp.StatusCode != http.StatusFound {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("status = %d, want 302; body %s", resp.StatusCode, b)
+	}
+	u, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatalf("Location: %v", err)
+	}
+	if got := u.Query().Get("from"); got != "test" {
+		t.Errorf("callback's own query lost: Location = %s", u)
+	}
+	return u
+}
+
+// readBody returns the response body as a string.
+func readBody(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("read body: %v", err)
+	}
+	return string(b)
+}
+
+// v1Code decodes a v1.1 error body and returns its first code.
+func v1Code(t *testing.T, body string) int {
+	t.Helper()
+	var e struct {
+		Errors []struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		} `json:"errors"`
+	}
+	if err := json.Unmarshal([]byte(body), &e); err != nil || len(e.Errors) == 0 {
+		t.Fatalf("not a v1.1 error body: %q (%v)", body, err)
+	}
+	return e.Errors[0].Code
+}
+
+// signOpts describes a hand-signed OAuth 1.0a request, for the refusal
+// tests that need control over timestamp, nonce and secrets.
+type signOpts struct {
+	consumerKey, consumerSecret string
+	token, tokenSecret          string
+	ts                          int64
+	nonce                       string
+	extra                       map[string]string // more oauth_* header params
+	tamper                      bool              // corrupt the signature
+}
+
+// signedRequest builds a request signed per RFC 5849 with the package's
+// signer (pinned to X's test vector in TestSignature_XVector).
+func signedRequest(t *testing.T, method, rawURL string, o signOpts) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, rawURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oauth := map[string]string{
+		"oauth_consumer_key":     o.consumerKey,
+		"oauth_nonce":            o.nonce,
+		"oauth_signature_method": "HMAC-SHA1",
+		"oauth_timestamp":        strconv.FormatInt(o.ts, 10),
+		"oauth_version":          "1.0",
+	}
+	if o.token != "" {
+		oauth["oauth_token"] = o.token
+	}
+	for k, v := range o.extra {
+		oauth[k] = v
+	}
+	var params []param
+	for k, vs := range req.URL.Query() {
+		for _, v := range vs {
+			params = append(params, param{k, v})
+		}
+	}
+	for k, v := range oauth {
+		params = append(params, param{k, v})
+	}
+	sig := hmacSHA1(signatureBase(method, "http://"+req.URL.Host+req.URL.EscapedPath(), params), o.consumerSecret, o.tokenSecret)
+	if o.tamper {
+		sig = "A" + sig[1:]
+		if sig == oauth["oauth_signature"] {
+			sig = "B" + sig[1:]
+		}
+	}
+	oauth["oauth_signature"] = sig
+	var parts []string
+	for k, v := range oauth {
+		parts = append(parts, percentEncode(k)+`="`+percentEncode(v)+`"`)
+	}
+	req.Header.Set("Authorization", "OAuth "+strings.Join(parts, ", "))
+	return req
+}
+
+// defaultSign returns signOpts for the dev consumer at the env's clock.
+func (e *testEnv) defaultSign(nonce string) signOpts {
+	return signOpts{consumerKey: DevConsumerKey, consumerSecret: DevConsumerSecret, ts: e.clock.Now().Unix(), nonce: nonce}
+}
+
+// requestToken runs step 1 with the real client.
+func (e *testEnv) requestToken(t *testing.T) (token, secret string) {
+	t.Helper()
+	token, secret, err := e.oauth1Config().RequestToken()
+	if err != nil {
+		t.Fatalf("RequestToken: %v", err)
+	}
+	return token, secret
+}
+
+// approveOAuth1 runs step 2 non-interactively and returns the verifier.
+func (e *testEnv) approveOAuth1(t *testing.T, token, user string) string {
+	t.Helper()
+	u, err := e.oauth1Config().AuthorizationURL(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc := location(t, e.get(t, u.String()+"&auto=approve&user="+user))
+	if got := loc.Query().Get("oauth_token"); got != token {
+		t.Fatalf("callback oauth_token = %q, want the request token", got)
+	}
+	return loc.Query().Get("oauth_verifier")
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

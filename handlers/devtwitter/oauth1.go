@@ -1,0 +1,412 @@
+package devtwitter
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// X v1.1 error codes (twitter-api.md §1.4).
+const (
+	codeCouldNotAuthenticate = 32
+	codeRateLimited          = 88
+	codeInvalidToken         = 89
+	codeTimestamp            = 135
+	codeBadAuthData          = 215
+	codeCallbackNotApproved  = 415
+)
+
+// v1Error is a refusal in X's v1.1 format.
+type v1Error struct {
+	status  int
+	code    int
+	message string
+	reason  string // for the log only
+}
+
+var (
+	errCouldNotAuthenticate = v1Error{http.StatusUnauthorized, codeCouldNotAuthenticate, "Could not authenticate you.", ""}
+	errInvalidToken         = v1Error{http.StatusUnauthorized, codeInvalidToken, "Invalid or expired token.", ""}
+	errTimestamp            = v1Error{http.StatusUnauthorized, codeTimestamp, "Timestamp out of bounds.", ""}
+	errBadAuthentication    = v1Error{http.StatusBadRequest, codeBadAuthData, "Bad Authentication data.", ""}
+	errCallbackNotApproved  = v1Error{http.StatusForbidden, codeCallbackNotApproved, "Callback URL not approved for this client application. Approved callback URLs can be adjusted in your application settings", ""}
+	errRateLimited          = v1Error{http.StatusTooManyRequests, codeRateLimited, "Rate limit exceeded", ""}
+)
+
+func (e v1Error) because(reason string) *v1Error {
+	e.reason = reason
+	return &e
+}
+
+// requestToken is an OAuth 1.0a temporary credential.
+type requestToken struct {
+	secret   string
+	callback string
+	expires  time.Time
+	verifier string // set once the user approved
+	userID   string
+}
+
+// accessToken1 is an OAuth 1.0a token credential. It never expires.
+type accessToken1 struct {
+	secret  string
+	userID  string
+	revoked bool
+}
+
+type nonceKey struct{ consumer, timestamp, nonce string }
+
+func writeV1Error(w http.ResponseWriter, status, code int, message string) {
+	type item struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}
+	writeJSON(w, status, struct {
+		Errors []item `json:"errors"`
+	}{[]item{{code, message}}})
+}
+
+func (p *Provider) failV1(w http.ResponseWriter, e *v1Error) {
+	p.reject(e.reason, "status", e.status, "code", e.code)
+	writeV1Error(w, e.status, e.code, e.message)
+}
+
+// checkSigned authenticates a parsed OAuth 1.0a request: consumer key,
+// timestamp window, HMAC-SHA1 signature with any of tokenSecrets, and nonce
+// uniqueness per (consumer, timestamp, nonce). The nonce is recorded only
+// for correctly signed requests.
+func (p *Provider) checkSigned(req *oauthRequest, tokenSecrets ...string) *v1Error {
+	if subtle.ConstantTimeCompare([]byte(req.oauth["oauth_consumer_key"]), []byte(p.consumerKey)) != 1 {
+		return errCouldNotAuthenticate.because("unknown consumer key")
+	}
+	ts, err := strconv.ParseInt(req.oauth["oauth_timestamp"], 10, 64)
+	if err != nil || ts <= 0 {
+		return errBadAuthentication.because("malformed oauth_timestamp")
+	}
+	now := p.now()
+	if d := now.Sub(time.Unix(ts, 0)); d > timestampWindow || d < -timestampWindow {
+		return errTimestamp.because("oauth_timestamp outside the ±300 s window")
+	}
+	signed := false
+	for _, s := range tokenSecrets {
+		if req.verify(p.consumerSecret, s) {
+			signed = true
+			break
+		}
+	}
+	if !signed {
+		return errCouldNotAuthenticate.because("bad signature")
+	}
+	key := nonceKey{req.oauth["oauth_consumer_key"], req.oauth["oauth_timestamp"], req.oauth["oauth_nonce"]}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, seen := p.nonces[key]; seen {
+		return errCouldNotAuthenticate.because("replayed nonce")
+	}
+	p.nonces[key] = now
+	return nil
+}
+
+// parseSigned parses r as an OAuth 1.0a request or answers 400 code 215.
+func (p *Provider) parseSigned(w http.ResponseWriter, r *http.Request) (*oauthRequest, bool) {
+	req, err := parseOAuthRequest(r)
+	if err != nil {
+		p.failV1(w, errBadAuthentication.because(err.Error()))
+		return nil, false
+	}
+	return req, true
+}
+
+// handleRequestToken issues a request token (RFC 5849 §2.1).
+func (p *Provider) handleRequestToken(w http.ResponseWriter, r *http.Request) {
+	req, ok := p.parseSigned(w, r)
+	if !ok {
+		return
+	}
+	if e := p.checkSigned(req, ""); e != nil {
+		p.failV1(w, e)
+		return
+	}
+	cb := req.oauth["oauth_callback"]
+	if cb == "" {
+		p.failV1(w, errBadAuthentication.because("missing oauth_callback"))
+		return
+	}
+	token, secret := newToken(), newToken()
+	p.mu.Lock()
+	registered := p.callbacks[cb]
+	if registered {
+		p.reqTokens[token] = &requestToken{secret: secret, callback: cb, expires: p.now().Add(requestTokenTTL)}
+		p.stats.RequestTokens++
+	}
+	p.mu.Unlock()
+	if !registered {
+		p.failV1(w, errCallbackNotApproved.because("unregistered oauth_callback"))
+		return
+	}
+	p.log.Info("devtwitter: request token issued")
+	writeForm(w, "oauth_token", token, "oauth_token_secret", secret, "oauth_callback_confirmed", "true")
+}
+
+// handleOAuth1Authorize serves /oauth/authenticate and /oauth/authorize
+// (RFC 5849 §2.2): the consent page, or with auto= an immediate redirect.
+func (p *Provider) handleOAuth1Authorize(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	token := q.Get("oauth_token")
+	p.mu.Lock()
+	rt := p.reqTokens[token]
+	valid := rt != nil && !p.now().After(rt.expires) && rt.verifier == ""
+	p.mu.Unlock()
+	if !valid {
+		p.reject("unknown, expired or used request token on " + r.URL.Path)
+		p.renderError(w, http.StatusBadRequest, "This page is no longer valid: the request token is unknown, expired or already used. Go back to the app and sign in again.")
+		return
+	}
+	switch auto := q.Get("auto"); auto {
+	case "":
+		p.showConsent(w, r, &consent{kind: kindOAuth1, reqToken: token, screenName: q.Get("screen_name")})
+	case "approve", "deny":
+		p.finishOAuth1(w, r, token, p.userOrFirst(q.Get("user")), auto == "approve")
+	default:
+		p.renderError(w, http.StatusBadRequest, "auto must be approve or deny.")
+	}
+}
+
+// finishOAuth1 ends the browser step: approve redirects to the callback
+// with oauth_token and oauth_verifier, deny with denied=<token>.
+func (p *Provider) finishOAuth1(w http.ResponseWriter, r *http.Request, token, userID string, approve bool) {
+	p.mu.Lock()
+	rt := p.reqTokens[token]
+	if rt == nil || p.now().After(rt.expires) || rt.verifier != "" {
+		p.mu.Unlock()
+		p.renderError(w, http.StatusBadRequest, "This request token is unknown, expired or already used. Go back to the app and sign in again.")
+		return
+	}
+	cb := rt.callback
+	if !approve {
+		delete(p.reqTokens, token)
+		p.stats.Denials++
+		p.mu.Unlock()
+		p.log.Info("devtwitter: oauth1 consent denied")
+		if cb == "oob" {
+			p.renderError(w, http.StatusOK, "You cancelled the sign-in. You can close this page.")
+			return
+		}
+		http.Redirect(w, r, appendQuery(cb, url.Values{"denied": {token}}), http.StatusFound)
+		return
+	}
+	u, ok := p.userByID(userID)
+	if !ok {
+		p.mu.Unlock()
+		p.renderError(w, http.StatusBadRequest, "Unknown user.")
+		return
+	}
+	rt.verifier, rt.userID = newToken(), u.ID
+	verifier := rt.verifier
+	p.stats.Approvals++
+	p.mu.Unlock()
+	p.log.Info("devtwitter: oauth1 consent approved", "user_id", u.ID)
+	if cb == "oob" {
+		p.renderPIN(w, verifier)
+		return
+	}
+	http.Redirect(w, r, appendQuery(cb, url.Values{"oauth_token": {token}, "oauth_verifier": {verifier}}), http.StatusFound)
+}
+
+// handleAccessToken exchanges an approved request token and its verifier
+// for an access token (RFC 5849 §2.3). Any attempt uses the request token up.
+func (p *Provider) handleAccessToken(w http.ResponseWriter, r *http.Request) {
+	req, ok := p.parseSigned(w, r)
+	if !ok {
+		return
+	}
+	token := req.oauth["oauth_token"]
+	if token == "" {
+		p.failV1(w, errBadAuthentication.because("access_token without oauth_token"))
+		return
+	}
+	p.mu.Lock()
+	rt := p.reqTokens[token]
+	live := rt != nil && !p.now().After(rt.expires)
+	p.mu.Unlock()
+	if !live {
+		p.failV1(w, errInvalidToken.because("unknown, expired or used request token"))
+		return
+	}
+	// X accepts the request-token secret and, like gologin sends it, none.
+	if e := p.checkSigned(req, rt.secret, ""); e != nil {
+		p.failV1(w, e)
+		return
+	}
+	p.mu.Lock()
+	if p.reqTokens[token] != rt { // used concurrently
+		p.mu.Unlock()
+		p.failV1(w, errInvalidToken.because("request token already used"))
+		return
+	}
+	delete(p.reqTokens, token)
+	verifier := req.oauth["oauth_verifier"]
+	if rt.verifier == "" || subtle.ConstantTimeCompare([]byte(verifier), []byte(rt.verifier)) != 1 {
+		p.mu.Unlock()
+		p.failV1(w, errCouldNotAuthenticate.because("missing or wrong oauth_verifier"))
+		return
+	}
+	u, ok := p.userByID(rt.userID)
+	if !ok {
+		p.mu.Unlock()
+		p.failV1(w, errInvalidToken.because("user vanished"))
+		return
+	}
+	at, as := u.ID+"-"+newToken(), newToken()
+	p.access1[at] = &accessToken1{secret: as, userID: u.ID}
+	p.stats.AccessTokens++
+	p.mu.Unlock()
+	p.log.Info("devtwitter: oauth1 access token issued", "user_id", u.ID)
+	writeForm(w, "oauth_token", at, "oauth_token_secret", as, "user_id", u.ID, "screen_name", u.ScreenName)
+}
+
+// authenticateUser1 authenticates an API call signed with an access token.
+func (p *Provider) authenticateUser1(w http.ResponseWriter, r *http.Request) (string, User, bool) {
+	req, ok := p.parseSigned(w, r)
+	if !ok {
+		return "", User{}, false
+	}
+	token := req.oauth["oauth_token"]
+	if token == "" {
+		p.failV1(w, errBadAuthentication.because("user-context call without oauth_token"))
+		return "", User{}, false
+	}
+	p.mu.Lock()
+	at := p.access1[token]
+	p.mu.Unlock()
+	if at == nil || at.revoked {
+		p.failV1(w, errInvalidToken.because("unknown or invalidated access token"))
+		return "", User{}, false
+	}
+	if e := p.checkSigned(req, at.secret); e != nil {
+		p.failV1(w, e)
+		return "", User{}, false
+	}
+	u, ok := p.lookupUser(at.userID)
+	if !ok {
+		p.failV1(w, errInvalidToken.because("user vanished"))
+		return "", User{}, false
+	}
+	return token, u, true
+}
+
+// handleVerifyCredentials returns the v1.1 user object of the caller.
+func (p *Provider) handleVerifyCredentials(w http.ResponseWriter, r *http.Request) {
+	_, u, ok := p.authenticateUser1(w, r)
+	if !ok {
+		return
+	}
+	if !p.rateHeaders(w, "v1:"+u.ID) {
+		p.failV1(w, errRateLimited.because("verify_credentials rate limit"))
+		return
+	}
+	q := r.URL.Query()
+	id, _ := strconv.ParseInt(u.ID, 10, 64) // validated by validateUser
+	avatar := avatarURL(r, u)
+	body := v1User{
+		ID: id, IDStr: u.ID, Name: u.Name, ScreenName: u.ScreenName,
+		CreatedAt:            "Mon Dec 10 00:00:00 +0000 1815",
+		ProfileImageURL:      avatar,
+		ProfileImageURLHTTPS: avatar,
+		DefaultProfileImage:  u.AvatarURL == "",
+	}
+	if v := q.Get("include_entities"); v != "false" && v != "f" && v != "0" {
+		body.Entities = json.RawMessage(`{"description":{"urls":[]}}`)
+	}
+	if v := q.Get("include_email"); v == "true" || v == "t" || v == "1" {
+		// The dev app has no "Request email addresses" permission and the
+		// users have no email, so X's answer would be null.
+		body.Email = json.RawMessage(`null`)
+	}
+	p.mu.Lock()
+	p.stats.VerifyCredentials++
+	p.mu.Unlock()
+	writeJSON(w, http.StatusOK, body)
+}
+
+// v1User is the subset of X's v1.1 User object the fake returns.
+type v1User struct {
+	ID                   int64           `json:"id"`
+	IDStr                string          `json:"id_str"`
+	Name                 string          `json:"name"`
+	ScreenName           string          `json:"screen_name"`
+	Location             string          `json:"location"`
+	Description          string          `json:"description"`
+	URL                  *string         `json:"url"`
+	Entities             json.RawMessage `json:"entities,omitempty"`
+	Protected            bool            `json:"protected"`
+	FollowersCount       int             `json:"followers_count"`
+	FriendsCount         int             `json:"friends_count"`
+	CreatedAt            string          `json:"created_at"`
+	Verified             bool            `json:"verified"`
+	StatusesCount        int             `json:"statuses_count"`
+	ProfileImageURL      string          `json:"profile_image_url"`
+	ProfileImageURLHTTPS string          `json:"profile_image_url_https"`
+	DefaultProfileImage  bool            `json:"default_profile_image"`
+	Email                json.RawMessage `json:"email,omitempty"`
+}
+
+// handleInvalidateToken revokes the access token the request is signed with.
+func (p *Provider) handleInvalidateToken(w http.ResponseWriter, r *http.Request) {
+	token, u, ok := p.authenticateUser1(w, r)
+	if !ok {
+		return
+	}
+	p.mu.Lock()
+	if at := p.access1[token]; at != nil && !at.revoked {
+		at.revoked = true
+		p.stats.Revoked++
+	}
+	p.mu.Unlock()
+	p.log.Info("devtwitter: oauth1 access token invalidated", "user_id", u.ID)
+	writeJSON(w, http.StatusOK, map[string]string{"access_token": token})
+}
+
+// userOrFirst returns id, or the first user's id when id is empty.
+func (p *Provider) userOrFirst(id string) string {
+	if id != "" {
+		return id
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.users) == 0 {
+		return ""
+	}
+	return p.users[0].ID
+}
+
+// writeForm writes name/value pairs form-encoded in the given order with
+// X's Content-Type for the OAuth 1.0a token endpoints.
+func writeForm(w http.ResponseWriter, kv ...string) {
+	var b []byte
+	for i := 0; i+1 < len(kv); i += 2 {
+		if i > 0 {
+			b = append(b, '&')
+		}
+		b = append(b, url.QueryEscape(kv[i])...)
+		b = append(b, '=')
+		b = append(b, url.QueryEscape(kv[i+1])...)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}
+
+// writeJSON writes v as JSON with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"errors":[{"code":131,"message":"Internal error"}]}`)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
