@@ -1,0 +1,127 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"example.com/twitterlogin/config"
+	"example.com/twitterlogin/models"
+)
+
+// Limits on what we store from Twitter's profile, well above Twitter's own
+// (15-character handles, 50-character names).
+const (
+	maxHandleLen = 50
+	maxNameLen   = 100
+	maxURLLen    = 2048
+	// userAgentLen is how much of the User-Agent a session remembers.
+	userAgentLen = 200
+)
+
+var decimalID = regexp.MustCompile(`^[0-9]{1,20}$`)
+
+// notices are the messages a redirect to / may ask the page to show. Only
+// these fixed texts can appear, so the query string cannot inject content.
+var notices = map[string]string{
+	"cancelled":  "Sign-in was cancelled. You are not signed in.",
+	"signed-out": "You are signed out.",
+}
+
+// cancelLogin ends a login the user declined at Twitter: nothing is written.
+func (s *Server) cancelLogin(c *gin.Context, flow config.Flow) {
+	s.logger(c).Info("login cancelled", "flow", flow)
+	c.Redirect(http.StatusFound, "/?notice=cancelled")
+}
+
+// loginFailed is the refusal of a callback that does not belong to a login
+// this browser started (missing, forged, replayed or mismatched).
+func loginFailed(cause error) error {
+	return failure(http.StatusBadRequest, "This sign-in link is invalid or was already used. Please sign in again.", cause)
+}
+
+// finishLogin stores the user and their Twitter credentials, starts a new
+// session and sends the browser home with a fresh session cookie.
+func (s *Server) finishLogin(c *gin.Context, p models.TwitterProfile, tok models.ProviderToken) {
+	p, err := s.cleanProfile(p)
+	if err != nil {
+		s.fail(c, &providerError{step: "profile", err: err})
+		return
+	}
+	ctx, cancel := s.storeCtx(c)
+	defer cancel()
+	now := s.now()
+	user, err := s.store.UpsertTwitterUser(ctx, p, tok, now)
+	if err != nil {
+		s.fail(c, fmt.Errorf("upsert user: %w", err))
+		return
+	}
+	// A new session id at every login, whatever cookie the browser had,
+	// so a planted session cannot be carried into this one.
+	sess := models.Session{
+		ID:        randomID(),
+		UserID:    user.ID,
+		CreatedAt: now,
+		ExpiresAt: now.Add(s.cfg.SessionLifetime),
+		UserAgent: truncate(c.Request.UserAgent(), userAgentLen),
+	}
+	if err := s.store.CreateSession(ctx, sess); err != nil {
+		s.fail(c, fmt.Errorf("create session: %w", err))
+		return
+	}
+	token, err := s.issueSessionToken(user.ID, sess.ID, now)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.setSessionCookie(c, token)
+	s.logger(c).Info("login", "flow", tok.Flow, "user_id", user.ID.Hex())
+	c.Redirect(http.StatusFound, "/")
+}
+
+// cleanProfile checks what Twitter said about the user before it is stored.
+// The avatar is kept only if it is https or served by the provider itself
+// (the dev provider is plain http on loopback), so a page never loads an
+// image from an arbitrary origin.
+func (s *Server) cleanProfile(p models.TwitterProfile) (models.TwitterProfile, error) {
+	if !decimalID.MatchString(p.ID) || strings.Trim(p.ID, "0") == "" {
+		return p, errors.New("user id is not a decimal id")
+	}
+	if p.Handle == "" || !utf8.ValidString(p.Handle) || !utf8.ValidString(p.Name) {
+		return p, errors.New("missing or invalid handle or name")
+	}
+	p.Handle = truncate(p.Handle, maxHandleLen)
+	p.Name = truncate(p.Name, maxNameLen)
+	if p.Name == "" {
+		p.Name = p.Handle
+	}
+	if !s.acceptableAvatar(p.AvatarURL) {
+		p.AvatarURL = ""
+	}
+	return p, nil
+}
+
+func (s *Server) acceptableAvatar(raw string) bool {
+	if raw == "" || len(raw) > maxURLLen {
+		return false
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil {
+		return false
+	}
+	return u.Scheme == "https" || u.Scheme+"://"+u.Host == providerOrigin(s.cfg)
+}
+
+// truncate cuts s to at most n runes.
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n])
+}

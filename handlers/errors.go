@@ -1,0 +1,127 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"example.com/twitterlogin/models"
+)
+
+// appError is a failure whose status and message are safe to show to the
+// client. The wrapped error, if any, is only logged.
+type appError struct {
+	status int
+	msg    string
+	err    error
+}
+
+func (e *appError) Error() string {
+	if e.err != nil {
+		return fmt.Sprintf("%d %s: %v", e.status, e.msg, e.err)
+	}
+	return fmt.Sprintf("%d %s", e.status, e.msg)
+}
+
+func (e *appError) Unwrap() error { return e.err }
+
+// failure returns an appError with a client-facing message and an optional
+// cause for the log.
+func failure(status int, msg string, cause error) error {
+	return &appError{status: status, msg: msg, err: cause}
+}
+
+// providerError is a failed call to Twitter. Its text never includes a token:
+// it is built from the step, the HTTP status and Twitter's error code only.
+type providerError struct {
+	step string // "request token", "token exchange", "verify credentials", ...
+	err  error
+}
+
+func (e *providerError) Error() string { return "twitter " + e.step + ": " + e.err.Error() }
+func (e *providerError) Unwrap() error { return e.err }
+
+// errUnauthenticated is the cause behind every 401.
+var errUnauthenticated = errors.New("not signed in")
+
+// classify maps an error to the status and message the client sees. It is
+// the only place that decides this, so every handler ends with
+// s.fail(c, err).
+func classify(err error) (int, string) {
+	var ae *appError
+	var pe *providerError
+	switch {
+	case errors.As(err, &ae):
+		return ae.status, ae.msg
+	case errors.Is(err, errUnauthenticated):
+		return http.StatusUnauthorized, "Please sign in."
+	case errors.As(err, &pe):
+		if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
+			return http.StatusGatewayTimeout, "Twitter did not answer in time. Please try signing in again."
+		}
+		return http.StatusBadGateway, "Twitter could not complete the sign-in. Please try again."
+	case errors.Is(err, models.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable, "The database is unavailable right now. Please try again shortly."
+	case errors.Is(err, models.ErrNotFound):
+		return http.StatusNotFound, "Not found."
+	default:
+		return http.StatusInternalServerError, "Something went wrong on our side."
+	}
+}
+
+// isTimeout reports whether err is a network timeout (an http.Client
+// Timeout, for example).
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+// fail writes the response for err, as JSON or as an HTML page depending on
+// what the client asked for, and logs it once. Internal details never reach
+// the client.
+func (s *Server) fail(c *gin.Context, err error) {
+	status, msg := classify(err)
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	s.logger(c).Log(c.Request.Context(), level, "request failed", "status", status, "err", err.Error())
+	if status == http.StatusUnauthorized && hasSessionCookie(c) {
+		s.clearSessionCookie(c)
+	}
+	if c.Writer.Written() {
+		c.Abort()
+		return
+	}
+	if wantsJSON(c) {
+		c.Header("Cache-Control", "no-store")
+		c.AbortWithStatusJSON(status, gin.H{"error": msg})
+		return
+	}
+	s.render(c, status, "error", errorPage{
+		layout:  s.layout(c, http.StatusText(status)),
+		Status:  status,
+		Message: msg,
+	})
+	c.Abort()
+}
+
+// wantsJSON reports whether the client is an API client rather than a
+// browser page: an HTML form gets a page; a JSON-only route, a JSON body or
+// an Accept header preferring JSON gets JSON.
+func wantsJSON(c *gin.Context) bool {
+	switch c.ContentType() {
+	case gin.MIMEPOSTForm, gin.MIMEMultipartPOSTForm:
+		return false
+	case gin.MIMEJSON:
+		return true
+	}
+	if api, _ := c.Request.Context().Value(jsonAPIKey).(bool); api {
+		return true
+	}
+	return c.NegotiateFormat(gin.MIMEHTML, gin.MIMEJSON) == gin.MIMEJSON
+}

@@ -1,0 +1,330 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"example.com/twitterlogin/config"
+	"example.com/twitterlogin/handlers/devtwitter"
+	"example.com/twitterlogin/models"
+)
+
+var flows = []config.Flow{config.OAuth2, config.OAuth1}
+
+// TestLoginSession walks the whole life of a sign-in for each flow: login,
+// the signed-in page, a record, a second login that updates the user, and
+// logout, after which a kept copy of the cookie is refused.
+func TestLoginSession(t *testing.T) {
+	for _, flow := range flows {
+		t.Run(string(flow), func(t *testing.T) {
+			h := newHarness(t, harnessOptions{})
+			b := h.browser()
+
+			// Signed out: the page offers the sign-in button.
+			wantPage(t, b.get("/"), http.StatusOK, "Sign in with Twitter", `href="/auth/oauth2/login"`)
+
+			cb := b.consent(b.startLogin(flow), "approve", "1001")
+			r := b.get(cb.String())
+			wantStatus(t, r, http.StatusFound)
+			if loc := r.Header.Get("Location"); loc != "/" {
+				t.Errorf("callback redirects to %q, want /", loc)
+			}
+			if got := r.Header.Get("Referrer-Policy"); got != "no-referrer" {
+				t.Errorf("callback Referrer-Policy %q, want no-referrer", got)
+			}
+			checkSessionCookie(t, r.Header.Values("Set-Cookie"))
+
+			token := b.cookie(sessionCookie)
+			c := claims(t, token)
+			if aud, _ := c["aud"].([]any); c["iss"] != h.app.URL || len(aud) != 1 || aud[0] != "session" {
+				t.Errorf("iss %v aud %v; want %s and session", c["iss"], c["aud"], h.app.URL)
+			}
+			if exp, iat := c["exp"].(float64), c["iat"].(float64); exp-iat != h.cfg.SessionLifetime.Seconds() {
+				t.Errorf("exp-iat = %v, want %v", exp-iat, h.cfg.SessionLifetime.Seconds())
+			}
+			for _, k := range []string{"sub", "jti", "sid", "nbf"} {
+				if c[k] == nil || c[k] == "" {
+					t.Errorf("claim %s missing: %v", k, c)
+				}
+			}
+
+			uid := b.userID()
+			u := h.user(uid)
+			if u.TwitterID != "1001" || u.Handle != "ada" || u.Token == nil || u.Token.AccessToken == "" || u.Token.Flow != string(flow) {
+				t.Fatalf("stored user = %+v, token %+v", u, u.Token)
+			}
+			if flow == config.OAuth1 && u.Token.TokenSecret == "" {
+				t.Error("OAuth 1.0a token secret not stored")
+			}
+			for _, secret := range []string{u.Token.AccessToken, u.Token.TokenSecret} {
+				if secret != "" && strings.Contains(token, secret) {
+					t.Error("the session cookie contains the Twitter token")
+				}
+			}
+
+			// Signed in: avatar, name, handle, the record form, log out.
+			page := b.get("/")
+			wantPage(t, page, http.StatusOK, "Ada Lovelace", "@ada", `class="avatar"`, `action="/db"`, "Log out")
+			if cc := page.Header.Get("Cache-Control"); cc != "no-store" {
+				t.Errorf("signed-in page Cache-Control %q, want no-store", cc)
+			}
+
+			// POST /db as JSON, then as the page's form.
+			r = b.post("/db", "application/json", `{"text":"first record"}`)
+			wantStatus(t, r, http.StatusCreated)
+			var rec struct {
+				ID, Text  string
+				CreatedAt time.Time `json:"created_at"`
+			}
+			if err := json.Unmarshal([]byte(r.body), &rec); err != nil || rec.ID == "" || rec.Text != "first record" || rec.CreatedAt.IsZero() {
+				t.Fatalf("POST /db answered %s", r.body)
+			}
+			r = b.postForm("/db", url.Values{"text": {"from <the> form"}, "csrf_token": {b.csrf()}})
+			wantStatus(t, r, http.StatusSeeOther)
+			wantPage(t, b.get("/"), http.StatusOK, "first record", "from &lt;the&gt; form")
+			r = b.get("/db")
+			wantStatus(t, r, http.StatusOK)
+			var list struct{ Records []struct{ Text string } }
+			if err := json.Unmarshal([]byte(r.body), &list); err != nil || len(list.Records) != 2 || list.Records[0].Text != "from <the> form" {
+				t.Fatalf("GET /db answered %s", r.body)
+			}
+
+			// A second login (after a rename at Twitter) updates the same
+			// user: same id, new name and handle, a fresh session token.
+			h.provider.SetUser(devtwitter.User{ID: "1001", ScreenName: "ada_l", Name: "Countess Lovelace"})
+			b.login(flow, "1001")
+			if b.userID() != uid {
+				t.Fatalf("second login: user id %s, want %s (no duplicate)", b.userID().Hex(), uid.Hex())
+			}
+			if b.cookie(sessionCookie) == token {
+				t.Error("second login reused the session token")
+			}
+			if u := h.user(uid); u.Handle != "ada_l" || u.Name != "Countess Lovelace" || !u.CreatedAt.Equal(h.user(uid).CreatedAt) {
+				t.Errorf("after second login user = %+v", u)
+			}
+			wantPage(t, b.get("/"), http.StatusOK, "Countess Lovelace", "@ada_l", "first record")
+
+			// Logout: the cookie is cleared, the Twitter token removed, and
+			// a kept copy of the cookie is refused.
+			kept := b.cookie(sessionCookie)
+			wantPage(t, b.get("/logout"), http.StatusOK, `action="/logout"`)
+			r = b.postForm("/logout", url.Values{"csrf_token": {b.csrf()}})
+			wantStatus(t, r, http.StatusSeeOther)
+			if !clearsCookie(r.Header.Values("Set-Cookie"), sessionCookie) {
+				t.Errorf("logout Set-Cookie %q does not clear %s", r.Header.Values("Set-Cookie"), sessionCookie)
+			}
+			if b.cookie(sessionCookie) != "" {
+				t.Error("session cookie still in the jar after logout")
+			}
+			if u := h.user(uid); u.Token != nil {
+				t.Errorf("Twitter token still stored after logout: %+v", u.Token)
+			}
+			wantPage(t, b.get("/?notice=signed-out"), http.StatusOK, "You are signed out.", "Sign in with Twitter")
+
+			b.setCookie(sessionCookie, kept)
+			wantJSONError(t, b.get("/db"), http.StatusUnauthorized)
+			if b.cookie(sessionCookie) != "" {
+				t.Error("the refused cookie was not cleared")
+			}
+		})
+	}
+}
+
+// checkSessionCookie asserts the attributes of the issued session cookie.
+func checkSessionCookie(t *testing.T, setCookies []string) {
+	t.Helper()
+	for _, sc := range setCookies {
+		if !strings.HasPrefix(sc, sessionCookie+"=") {
+			continue
+		}
+		attrs := strings.Split(sc, "; ")
+		has := map[string]bool{}
+		for _, a := range attrs[1:] {
+			k, _, _ := strings.Cut(a, "=")
+			has[k] = true
+			if a == "SameSite=Lax" {
+				has["Lax"] = true
+			}
+		}
+		for _, want := range []string{"HttpOnly", "Secure", "Path", "Lax"} {
+			if !has[want] {
+				t.Errorf("session cookie %q lacks %s", sc, want)
+			}
+		}
+		for _, not := range []string{"Max-Age", "Expires", "Domain"} {
+			if has[not] {
+				t.Errorf("session cookie %q has %s; want a host-only session cookie", sc, not)
+			}
+		}
+		if !strings.Contains(sc, "Path=/;") && !strings.HasSuffix(sc, "Path=/") {
+			t.Errorf("session cookie %q: want Path=/", sc)
+		}
+		if len(sc) > 1024 {
+			t.Errorf("session cookie is %d bytes; want it small", len(sc))
+		}
+		return
+	}
+	t.Fatalf("no %s in Set-Cookie %q", sessionCookie, setCookies)
+}
+
+func clearsCookie(setCookies []string, name string) bool {
+	for _, sc := range setCookies {
+		if strings.HasPrefix(sc, name+"=;") && strings.Contains(sc, "Max-Age=0") {
+			return true
+		}
+	}
+	return false
+}
+
+// TestLoginCancelled: declining at Twitter lands on / with a message, and
+// nothing is written.
+func TestLoginCancelled(t *testing.T) {
+	for _, flow := range flows {
+		t.Run(string(flow), func(t *testing.T) {
+			h := newHarness(t, harnessOptions{})
+			b := h.browser()
+			cb := b.consent(b.startLogin(flow), "deny", "1002")
+			r := b.get(cb.String())
+			wantStatus(t, r, http.StatusFound)
+			if loc := r.Header.Get("Location"); loc != "/?notice=cancelled" {
+				t.Fatalf("cancel redirects to %q", loc)
+			}
+			if b.cookie(sessionCookie) != "" {
+				t.Error("a cancelled login set a session cookie")
+			}
+			wantPage(t, b.get(r.Header.Get("Location")), http.StatusOK, "Sign-in was cancelled", "Sign in with Twitter")
+			if _, err := h.store.UserByTwitterID(context.Background(), "1002"); !errors.Is(err, models.ErrNotFound) {
+				t.Errorf("user stored after a cancelled login: err %v", err)
+			}
+		})
+	}
+}
+
+// TestCallbackRefused: callbacks that do not belong to a login this
+// browser started are refused with 400, and no user or session is written.
+func TestCallbackRefused(t *testing.T) {
+	tests := []struct {
+		name string
+		flow config.Flow
+		// attack returns the callback URL to deliver, given a browser
+		// whose login is in progress and its provider consent URL.
+		attack func(t *testing.T, b *browser, authorize *url.URL) string
+		// other is true when the callback goes to a different browser.
+		other bool
+	}{
+		{"oauth2 state altered", config.OAuth2, func(t *testing.T, b *browser, a *url.URL) string {
+			cb := b.consent(a, "approve", "1003")
+			q := cb.Query()
+			q.Set("state", q.Get("state")+"x")
+			cb.RawQuery = q.Encode()
+			return cb.String()
+		}, false},
+		{"oauth2 state missing", config.OAuth2, func(t *testing.T, b *browser, a *url.URL) string {
+			cb := b.consent(a, "approve", "1003")
+			q := cb.Query()
+			q.Del("state")
+			cb.RawQuery = q.Encode()
+			return cb.String()
+		}, false},
+		{"oauth2 callback in another browser", config.OAuth2, func(t *testing.T, b *browser, a *url.URL) string {
+			return b.consent(a, "approve", "1003").String()
+		}, true},
+		{"oauth2 code from an older login (PKCE mismatch)", config.OAuth2, func(t *testing.T, b *browser, a *url.URL) string {
+			old := b.consent(a, "approve", "1003")
+			// A new login replaces state and verifier; splice the old code
+			// into the new callback.
+			cb := b.consent(b.startLogin(config.OAuth2), "approve", "1003")
+			q := cb.Query()
+			q.Set("code", old.Query().Get("code"))
+			cb.RawQuery = q.Encode()
+			return cb.String()
+		}, false},
+		{"oauth2 response at the oauth1 callback", config.OAuth2, func(t *testing.T, b *browser, a *url.URL) string {
+			cb := b.consent(a, "approve", "1003")
+			return b.abs("/auth/oauth1/callback?" + cb.RawQuery)
+		}, false},
+		{"oauth1 unknown oauth_token", config.OAuth1, func(t *testing.T, b *browser, a *url.URL) string {
+			cb := b.consent(a, "approve", "1003")
+			q := cb.Query()
+			q.Set("oauth_token", "not-a-token")
+			cb.RawQuery = q.Encode()
+			return cb.String()
+		}, false},
+		{"oauth1 verifier altered", config.OAuth1, func(t *testing.T, b *browser, a *url.URL) string {
+			cb := b.consent(a, "approve", "1003")
+			q := cb.Query()
+			q.Set("oauth_verifier", q.Get("oauth_verifier")+"x")
+			cb.RawQuery = q.Encode()
+			return cb.String()
+		}, false},
+		{"oauth1 verifier missing", config.OAuth1, func(t *testing.T, b *browser, a *url.URL) string {
+			cb := b.consent(a, "approve", "1003")
+			q := cb.Query()
+			q.Del("oauth_verifier")
+			cb.RawQuery = q.Encode()
+			return cb.String()
+		}, false},
+		{"oauth1 denied for another token", config.OAuth1, func(t *testing.T, b *browser, a *url.URL) string {
+			return b.abs("/auth/oauth1/callback?denied=someone-else")
+		}, false},
+		{"oauth1 callback in another browser", config.OAuth1, func(t *testing.T, b *browser, a *url.URL) string {
+			return b.consent(a, "approve", "1003").String()
+		}, true},
+	}
+	h := newHarness(t, harnessOptions{})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := h.browser()
+			target := tt.attack(t, b, b.startLogin(tt.flow))
+			victim := b
+			if tt.other {
+				victim = h.browser()
+			}
+			r := victim.get(target)
+			wantPage(t, r, http.StatusBadRequest, "sign-in link is invalid")
+			if victim.cookie(sessionCookie) != "" {
+				t.Error("a refused callback set a session cookie")
+			}
+			if _, err := h.store.UserByTwitterID(context.Background(), "1003"); !errors.Is(err, models.ErrNotFound) {
+				t.Errorf("user stored by a refused callback: err %v", err)
+			}
+		})
+	}
+}
+
+// TestCallbackReplay: a callback URL works once; reloading it later (even
+// in the same browser) signs no one in.
+func TestCallbackReplay(t *testing.T) {
+	for _, flow := range flows {
+		t.Run(string(flow), func(t *testing.T) {
+			h := newHarness(t, harnessOptions{})
+			b := h.browser()
+			cb := b.consent(b.startLogin(flow), "approve", "1001")
+			wantStatus(t, b.get(cb.String()), http.StatusFound)
+
+			other := h.browser()
+			wantPage(t, other.get(cb.String()), http.StatusBadRequest, "sign-in link is invalid")
+			if other.cookie(sessionCookie) != "" {
+				t.Error("replayed callback signed a second browser in")
+			}
+			// The same browser has no login in progress any more.
+			wantPage(t, b.get(cb.String()), http.StatusBadRequest, "sign-in link is invalid")
+		})
+	}
+}
+
+// TestLoginStateExpires: a login left at Twitter for longer than
+// loginStateTTL cannot be completed.
+func TestLoginStateExpires(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	b := h.browser()
+	cb := b.consent(b.startLogin(config.OAuth2), "approve", "1001")
+	h.clock.Advance(loginStateTTL + time.Second)
+	wantPage(t, b.get(cb.String()), http.StatusBadRequest, "sign-in link is invalid")
+}

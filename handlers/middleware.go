@@ -1,0 +1,181 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"example.com/twitterlogin/models"
+)
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	sessionKey
+	jsonAPIKey
+)
+
+// session is the signed-in state of a request.
+type session struct {
+	User *models.User
+	ID   string // session id, from the verified token
+}
+
+func withSession(ctx context.Context, s *session) context.Context {
+	return context.WithValue(ctx, sessionKey, s)
+}
+
+// sessionFrom returns the request's session, or nil when signed out.
+func sessionFrom(ctx context.Context) *session {
+	s, _ := ctx.Value(sessionKey).(*session)
+	return s
+}
+
+func requestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// logger returns the server's logger with the request id attached.
+func (s *Server) logger(c *gin.Context) *slog.Logger {
+	return s.log.With("request_id", requestIDFrom(c.Request.Context()))
+}
+
+// recovery turns a panic into a plain 500 page: the stack goes to the log,
+// never to the client.
+func (s *Server) recovery(c *gin.Context) {
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.logger(c).Error("panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			s.fail(c, fmt.Errorf("panic: %v", p))
+		}
+	}()
+	c.Next()
+}
+
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// requestID accepts a sane incoming X-Request-Id (from a load balancer) or
+// makes one, and echoes it on the response.
+func (s *Server) requestID(c *gin.Context) {
+	id := c.GetHeader("X-Request-Id")
+	if !validRequestID.MatchString(id) {
+		id = randomID()
+	}
+	c.Header("X-Request-Id", id)
+	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey, id))
+	c.Next()
+}
+
+// accessLog logs one line per request. It logs the path only: query strings
+// on the callback routes carry codes, tokens and verifiers.
+func (s *Server) accessLog(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	attrs := []any{
+		"method", c.Request.Method,
+		"path", c.Request.URL.Path,
+		"route", c.FullPath(),
+		"status", c.Writer.Status(),
+		"bytes", c.Writer.Size(),
+		"duration_ms", float64(time.Since(start).Microseconds()) / 1000,
+	}
+	if sess := sessionFrom(c.Request.Context()); sess != nil {
+		attrs = append(attrs, "user_id", sess.User.ID.Hex())
+	}
+	s.logger(c).Info("request", attrs...)
+}
+
+// securityHeaders sets the headers every response carries.
+func (s *Server) securityHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("Content-Security-Policy", s.csp)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	if s.cfg.PublicURL.Scheme == "https" {
+		h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+	}
+	c.Next()
+}
+
+// jsonAPI marks a route as JSON-only, so its errors are JSON whatever the
+// client's Accept header says.
+func jsonAPI(c *gin.Context) {
+	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), jsonAPIKey, true))
+	c.Next()
+}
+
+// loadSession puts the signed-in user on the request context when the
+// session cookie is valid and its session is live. An invalid cookie is
+// cleared and the request continues signed out; a store outage fails the
+// request, because we cannot tell who is asking.
+func (s *Server) loadSession(c *gin.Context) {
+	sess, err := s.authenticate(c)
+	switch {
+	case err == nil:
+		c.Request = c.Request.WithContext(withSession(c.Request.Context(), sess))
+	case errors.Is(err, errUnauthenticated):
+		if hasSessionCookie(c) {
+			s.logger(c).Info("session refused", "reason", err.Error())
+			s.clearSessionCookie(c)
+		}
+	default:
+		s.fail(c, err)
+		return
+	}
+	c.Next()
+}
+
+// requireUser refuses requests without a live session with 401.
+func (s *Server) requireUser(c *gin.Context) {
+	if sessionFrom(c.Request.Context()) == nil {
+		s.fail(c, errUnauthenticated)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Next()
+}
+
+// authenticate verifies the session cookie and checks that its session and
+// user still exist. Every refusal wraps errUnauthenticated.
+func (s *Server) authenticate(c *gin.Context) (*session, error) {
+	ck, err := c.Request.Cookie(sessionCookie)
+	if err != nil {
+		return nil, errUnauthenticated
+	}
+	uid, sid, err := s.verifySessionToken(ck.Value)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errUnauthenticated, err)
+	}
+	ctx, cancel := s.storeCtx(c)
+	defer cancel()
+	sess, err := s.store.SessionByID(ctx, sid, s.now())
+	if errors.Is(err, models.ErrNotFound) {
+		return nil, fmt.Errorf("%w: session ended", errUnauthenticated)
+	} else if err != nil {
+		return nil, fmt.Errorf("load session: %w", err)
+	}
+	if sess.UserID != uid {
+		return nil, fmt.Errorf("%w: session belongs to another user", errUnauthenticated)
+	}
+	user, err := s.store.UserByID(ctx, uid)
+	if errors.Is(err, models.ErrNotFound) {
+		return nil, fmt.Errorf("%w: user deleted", errUnauthenticated)
+	} else if err != nil {
+		return nil, fmt.Errorf("load user: %w", err)
+	}
+	return &session{User: user, ID: sid}, nil
+}

@@ -1,0 +1,183 @@
+package handlers
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+// TestMiddlewareRefuses lists session cookies the middleware must refuse.
+// Each is refused with 401 (JSON on /db) and cleared, while the same
+// browser's genuine cookie is accepted.
+func TestMiddlewareRefuses(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	b := h.browser()
+	b.login("oauth2", "1001")
+	genuine := b.cookie(sessionCookie)
+	c := claims(t, genuine)
+	uid, _ := bson.ObjectIDFromHex(c["sub"].(string))
+	sid := c["sid"].(string)
+	now := h.clock.Now()
+	key := h.srv.keys.session
+
+	// good returns valid claims for the live session; cases change one thing.
+	good := func() jwt.MapClaims {
+		return jwt.MapClaims{
+			"iss": h.app.URL, "aud": "session", "sub": uid.Hex(), "sid": sid, "jti": "j",
+			"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+		}
+	}
+	sign := func(m jwt.SigningMethod, k any, claims jwt.MapClaims, typ string) string {
+		tok := jwt.NewWithClaims(m, claims)
+		if typ != "" {
+			tok.Header["typ"] = typ
+		}
+		s, err := tok.SignedString(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	with := func(k string, v any) jwt.MapClaims {
+		m := good()
+		if v == nil {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+		return m
+	}
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A second user's live session, to splice with the first user's id.
+	other := h.browser()
+	other.login("oauth2", "1002")
+	otherSID := claims(t, other.cookie(sessionCookie))["sid"].(string)
+
+	// A user deleted after signing in.
+	gone := h.browser()
+	gone.login("oauth1", "1003")
+	goneCookie := gone.cookie(sessionCookie)
+	if err := h.store.DeleteUser(context.Background(), gone.userID()); err != nil {
+		t.Fatal(err)
+	}
+
+	noneHeader := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"session+jwt"}`))
+	payload := strings.Split(genuine, ".")[1]
+	tests := []struct {
+		name   string
+		cookie string
+	}{
+		{"garbage", "not-a-jwt"},
+		{"empty", ""},
+		{"alg none", noneHeader + "." + payload + "."},
+		{"alg none with signature", noneHeader + "." + payload + "." + strings.Split(genuine, ".")[2]},
+		{"HS512 with the right key", sign(jwt.SigningMethodHS512, key, good(), sessionTyp)},
+		{"HS384 with the right key", sign(jwt.SigningMethodHS384, key, good(), sessionTyp)},
+		{"RS256", sign(jwt.SigningMethodRS256, rsaKey, good(), sessionTyp)},
+		{"bad signature", genuine[:len(genuine)-2] + flip(genuine[len(genuine)-2:])},
+		{"signed with another key", sign(jwt.SigningMethodHS256, []byte("another-key-0123456789abcdefghijk"), good(), sessionTyp)},
+		{"payload swapped", strings.Join([]string{strings.Split(genuine, ".")[0], base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"x"}`)), strings.Split(genuine, ".")[2]}, ".")},
+		{"typ JWT", sign(jwt.SigningMethodHS256, key, good(), "JWT")},
+		{"typ at+jwt (a service token)", sign(jwt.SigningMethodHS256, key, good(), "at+jwt")},
+		{"no typ", sign(jwt.SigningMethodHS256, key, good(), "")},
+		{"expired", sign(jwt.SigningMethodHS256, key, with("exp", now.Add(-time.Minute).Unix()), sessionTyp)},
+		{"no exp", sign(jwt.SigningMethodHS256, key, with("exp", nil), sessionTyp)},
+		{"not yet valid", sign(jwt.SigningMethodHS256, key, with("nbf", now.Add(time.Minute).Unix()), sessionTyp)},
+		{"issued in the future", sign(jwt.SigningMethodHS256, key, with("iat", now.Add(time.Minute).Unix()), sessionTyp)},
+		{"no iat", sign(jwt.SigningMethodHS256, key, with("iat", nil), sessionTyp)},
+		{"wrong issuer", sign(jwt.SigningMethodHS256, key, with("iss", "https://evil.example"), sessionTyp)},
+		{"no issuer", sign(jwt.SigningMethodHS256, key, with("iss", nil), sessionTyp)},
+		{"wrong audience", sign(jwt.SigningMethodHS256, key, with("aud", "api"), sessionTyp)},
+		{"no audience", sign(jwt.SigningMethodHS256, key, with("aud", nil), sessionTyp)},
+		{"subject not an id", sign(jwt.SigningMethodHS256, key, with("sub", "1001"), sessionTyp)},
+		{"subject an operator", sign(jwt.SigningMethodHS256, key, with("sub", `{"$ne":null}`), sessionTyp)},
+		{"no subject", sign(jwt.SigningMethodHS256, key, with("sub", nil), sessionTyp)},
+		{"unknown user", sign(jwt.SigningMethodHS256, key, with("sub", bson.NewObjectID().Hex()), sessionTyp)},
+		{"unknown session", sign(jwt.SigningMethodHS256, key, with("sid", "no-such-session"), sessionTyp)},
+		{"no session id", sign(jwt.SigningMethodHS256, key, with("sid", nil), sessionTyp)},
+		{"another user's session", sign(jwt.SigningMethodHS256, key, with("sid", otherSID), sessionTyp)},
+		{"deleted user", goneCookie},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			eve := h.browser()
+			eve.setCookie(sessionCookie, tt.cookie)
+			r := eve.get("/db")
+			wantJSONError(t, r, http.StatusUnauthorized)
+			if tt.cookie != "" && !clearsCookie(r.Header.Values("Set-Cookie"), sessionCookie) {
+				t.Errorf("refused cookie not cleared: Set-Cookie %q", r.Header.Values("Set-Cookie"))
+			}
+			// The open page shows the signed-out view for the same cookie.
+			eve.setCookie(sessionCookie, tt.cookie)
+			wantPage(t, eve.get("/"), http.StatusOK, "Sign in with Twitter")
+		})
+	}
+
+	t.Run("no cookie", func(t *testing.T) {
+		r := h.browser().get("/db")
+		wantJSONError(t, r, http.StatusUnauthorized)
+		if r.Header.Get("Set-Cookie") != "" {
+			t.Errorf("Set-Cookie %q on a request without a cookie", r.Header.Get("Set-Cookie"))
+		}
+	})
+	t.Run("genuine cookie still accepted", func(t *testing.T) {
+		wantStatus(t, b.get("/db"), http.StatusOK)
+		wantStatus(t, other.get("/db"), http.StatusOK)
+	})
+	t.Run("well-formed forgery of the genuine claims is accepted", func(t *testing.T) {
+		// Guards the table above: the refusals are not because our
+		// hand-made tokens are always wrong.
+		eve := h.browser()
+		eve.setCookie(sessionCookie, sign(jwt.SigningMethodHS256, key, good(), sessionTyp))
+		wantStatus(t, eve.get("/db"), http.StatusOK)
+	})
+}
+
+// flip changes the base64url characters s so the signature no longer
+// matches.
+func flip(s string) string {
+	out := []byte(s)
+	for i, c := range out {
+		if c == 'A' {
+			out[i] = 'B'
+		} else {
+			out[i] = 'A'
+		}
+	}
+	return string(out)
+}
+
+// TestSessionExpires: once SESSION_LIFETIME has passed, the cookie is
+// refused.
+func TestSessionExpires(t *testing.T) {
+	h := newHarness(t, harnessOptions{env: map[string]string{"SESSION_LIFETIME": "1h"}})
+	b := h.browser()
+	b.login("oauth2", "1001")
+	wantStatus(t, b.get("/db"), http.StatusOK)
+	h.clock.Advance(time.Hour + jwtLeeway + time.Second)
+	wantJSONError(t, b.get("/db"), http.StatusUnauthorized)
+}
+
+// TestHTMLUnauthorized: a browser page (not JSON) that needs a session
+// gets an HTML 401 page with a way to sign in.
+func TestHTMLUnauthorized(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	b := h.browser()
+	r := b.postForm("/db", map[string][]string{"text": {"x"}, "csrf_token": {"x"}})
+	wantPage(t, r, http.StatusUnauthorized, "Please sign in.", `href="/"`)
+	// GET /logout signed out just goes home.
+	r = b.get("/logout")
+	wantStatus(t, r, http.StatusFound)
+}

@@ -1,0 +1,211 @@
+// Package handlers serves the app over HTTP: the pages, the Twitter sign-in
+// flows, the session middleware and the /db API.
+package handlers
+
+import (
+	"context"
+	"crypto/cipher"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/dghubble/oauth1"
+	"github.com/gin-gonic/gin"
+	"github.com/golang-jwt/jwt/v5"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"golang.org/x/oauth2"
+
+	"example.com/twitterlogin/config"
+	"example.com/twitterlogin/models"
+	"example.com/twitterlogin/static"
+	"example.com/twitterlogin/templates"
+)
+
+// store is what the handlers need from the database.
+type store interface {
+	UpsertTwitterUser(ctx context.Context, p models.TwitterProfile, tok models.ProviderToken, now time.Time) (*models.User, error)
+	UserByID(ctx context.Context, id bson.ObjectID) (*models.User, error)
+	ClearProviderToken(ctx context.Context, id bson.ObjectID) error
+	CreateSession(ctx context.Context, sess models.Session) error
+	SessionByID(ctx context.Context, id string, now time.Time) (*models.Session, error)
+	DeleteSession(ctx context.Context, id string) error
+	InsertRecord(ctx context.Context, owner bson.ObjectID, text string, now time.Time) (*models.Record, error)
+	RecordsByOwner(ctx context.Context, owner bson.ObjectID, limit int) ([]models.Record, error)
+}
+
+var _ store = (*models.Store)(nil)
+
+// Options are the dependencies of a Server.
+type Options struct {
+	Config *config.Config
+	Store  store
+	Logger *slog.Logger // default: discard
+	// Now is the clock; default time.Now. Tests inject one to expire tokens.
+	Now func() time.Time
+	// HTTPClient calls Twitter; default: a client with Config.Twitter.Timeout
+	// that does not follow redirects (a signed request must reach exactly
+	// the URL that was signed).
+	HTTPClient *http.Client
+	// StoreTimeout bounds each request's store calls; default 5s.
+	StoreTimeout time.Duration
+}
+
+// Server is the app's HTTP layer. Build it with New; it is safe for
+// concurrent use.
+type Server struct {
+	cfg          *config.Config
+	store        store
+	log          *slog.Logger
+	now          func() time.Time
+	httpClient   *http.Client
+	storeTimeout time.Duration
+
+	keys      keys
+	issuer    string
+	jwtParser *jwt.Parser
+	stateAEAD cipher.AEAD
+	oauth2    *oauth2.Config
+	oauth1    *oauth1.Config
+	csp       string
+	pages     *template.Template
+	engine    *gin.Engine
+}
+
+// New builds a Server. It fails if the session secret is shorter than
+// config.MinSecretLen or the templates do not parse.
+func New(opts Options) (*Server, error) {
+	cfg := opts.Config
+	if cfg == nil || opts.Store == nil {
+		return nil, errors.New("handlers: Config and Store are required")
+	}
+	if len(cfg.SessionSecret) < config.MinSecretLen {
+		return nil, fmt.Errorf("handlers: session secret must be at least %d bytes, but is %d", config.MinSecretLen, len(cfg.SessionSecret))
+	}
+	s := &Server{
+		cfg:          cfg,
+		store:        opts.Store,
+		log:          opts.Logger,
+		now:          opts.Now,
+		httpClient:   opts.HTTPClient,
+		storeTimeout: opts.StoreTimeout,
+		issuer:       cfg.PublicURL.String(),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.httpClient == nil {
+		s.httpClient = &http.Client{
+			Timeout:       cfg.Twitter.Timeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	if s.storeTimeout <= 0 {
+		s.storeTimeout = 5 * time.Second
+	}
+	var err error
+	if s.keys, err = deriveKeys(cfg.SessionSecret); err != nil {
+		return nil, fmt.Errorf("handlers: derive keys: %w", err)
+	}
+	if s.stateAEAD, err = newLoginAEAD(s.keys.loginState); err != nil {
+		return nil, fmt.Errorf("handlers: %w", err)
+	}
+	s.jwtParser = newJWTParser(s.issuer, s.now)
+	if s.pages, err = templates.Parse(); err != nil {
+		return nil, fmt.Errorf("handlers: %w", err)
+	}
+	s.oauth2 = newOAuth2Config(cfg)
+	s.oauth1 = newOAuth1Config(cfg, s.httpClient)
+	s.csp = contentSecurityPolicy(cfg)
+	s.engine = s.routes()
+	return s, nil
+}
+
+// Handler returns the app's root handler: the routes behind cross-origin
+// request protection for every state-changing request.
+func (s *Server) Handler() http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.log.Info("cross-origin request refused", "method", r.Method, "path", r.URL.Path)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(http.StatusForbidden)
+		io.WriteString(w, "Cross-origin request refused.\n")
+	}))
+	return cop.Handler(s.engine)
+}
+
+// routes assembles gin by hand: gin.Default's logger would print callback
+// query strings and its recovery would dump request headers.
+func (s *Server) routes() *gin.Engine {
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	// Client IPs come from the connection unless a proxy is configured.
+	r.SetTrustedProxies(nil)
+	r.Use(s.requestID, s.accessLog, s.recovery, s.securityHeaders)
+
+	r.StaticFS("/static", http.FS(static.FS))
+	r.NoRoute(func(c *gin.Context) { s.fail(c, failure(http.StatusNotFound, "Page not found.", nil)) })
+	r.NoMethod(func(c *gin.Context) { s.fail(c, failure(http.StatusMethodNotAllowed, "Method not allowed.", nil)) })
+
+	r.GET("/", s.loadSession, s.handleIndex)
+	r.GET("/logout", s.loadSession, s.handleLogoutPage)
+	r.POST("/logout", s.limitBody(formBodyLimit), s.loadSession, s.handleLogout)
+
+	auth := r.Group("/auth")
+	if s.cfg.HasFlow(config.OAuth2) {
+		auth.GET("/oauth2/login", s.handleOAuth2Login)
+		auth.GET("/oauth2/callback", s.noReferrer, s.handleOAuth2Callback)
+	}
+	if s.cfg.HasFlow(config.OAuth1) {
+		auth.GET("/oauth1/login", s.handleOAuth1Login)
+		auth.GET("/oauth1/callback", s.noReferrer, s.handleOAuth1Callback)
+	}
+
+	db := r.Group("/db", jsonAPI, s.loadSession, s.requireUser)
+	db.GET("", s.handleDBList)
+	db.POST("", s.limitBody(dbBodyLimit), s.handleDBPost)
+	return r
+}
+
+// noReferrer keeps the callback URL (with its code or verifier) out of the
+// Referer of whatever the browser loads next.
+func (s *Server) noReferrer(c *gin.Context) {
+	c.Header("Referrer-Policy", "no-referrer")
+	c.Header("Cache-Control", "no-store")
+	c.Next()
+}
+
+// contentSecurityPolicy allows nothing but our own assets, plus avatars from
+// Twitter's image hosts (and from the provider itself, for the dev
+// provider, which serves its own).
+func contentSecurityPolicy(cfg *config.Config) string {
+	img := []string{"'self'", "https://pbs.twimg.com", "https://abs.twimg.com"}
+	if o := providerOrigin(cfg); o != "" && !strings.HasPrefix(o, "https://api.x.com") {
+		img = append(img, o)
+	}
+	return "default-src 'none'; script-src 'none'; style-src 'self'; img-src " + strings.Join(img, " ") +
+		"; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+}
+
+// providerOrigin is the scheme://host[:port] of Twitter's API base.
+func providerOrigin(cfg *config.Config) string {
+	u, err := url.Parse(cfg.Twitter.APIBase)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// storeCtx bounds the store calls of one request.
+func (s *Server) storeCtx(c *gin.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.Request.Context(), s.storeTimeout)
+}
