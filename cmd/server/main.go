@@ -1,0 +1,283 @@
+// Command server runs the "Sign in with Twitter" web app.
+//
+// With -dev and no other settings it needs nothing else: it runs an
+// embedded MongoDB-compatible store under DATA_DIR and an in-process
+// development Twitter provider, and serves http://localhost:8080.
+// Every setting is an environment variable; see README.md.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"example.com/twitterlogin/config"
+	"example.com/twitterlogin/handlers"
+	"example.com/twitterlogin/handlers/devtwitter"
+	"example.com/twitterlogin/models"
+	"example.com/twitterlogin/models/embedded"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "server:", err)
+		os.Exit(1)
+	}
+}
+
+// shutdownTimeout is how long in-flight requests get to finish on SIGTERM.
+const shutdownTimeout = 15 * time.Second
+
+// janitorInterval is how often expired sessions are deleted. Lookups check
+// expiry themselves; this only keeps the collection small on stores
+// without TTL indexes.
+const janitorInterval = 10 * time.Minute
+
+// run is the whole program, with its environment passed in so tests can run
+// it in-process. It returns when ctx is cancelled and the server has shut
+// down.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	flags := flag.NewFlagSet("server", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	dev := flags.Bool("dev", false, "development mode: embedded store, dev Twitter provider when no keys are set, loopback-only defaults")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	if flags.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %q", flags.Args())
+	}
+
+	cfg, err := config.Load(getenv, *dev)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg)
+	gin.SetMode(gin.ReleaseMode)
+
+	// Listen first: a port conflict should fail before anything else starts.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	defer ln.Close()
+
+	var cleanups []func()
+	defer func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}()
+
+	uri := cfg.MongoURI
+	if uri == "" {
+		srv, err := startEmbedded(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		cleanups = append(cleanups, func() { _ = srv.Close() })
+		uri = srv.URI()
+	}
+	store, err := models.Open(ctx, models.Options{URI: uri, Database: cfg.MongoDatabase, Logger: log})
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	cleanups = append(cleanups, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = store.Close(ctx)
+	})
+
+	if len(cfg.SessionSecret) == 0 {
+		if cfg.SessionSecret, err = devSecret(cfg.DataDir); err != nil {
+			return err
+		}
+		log.Warn("using the development session secret kept in DATA_DIR; set SESSION_SECRET in production")
+	}
+
+	errc := make(chan error, 2)
+	if cfg.DevProvider {
+		stopProvider, err := startDevProvider(cfg, log, errc)
+		if err != nil {
+			return err
+		}
+		cleanups = append(cleanups, stopProvider)
+	}
+
+	app, err := handlers.New(handlers.Options{Config: cfg, Store: store, Logger: log})
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           app.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       90 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	go func() { errc <- srv.Serve(ln) }()
+	go janitor(ctx, store, log)
+
+	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL.String(),
+		"flows", cfg.Flows, "dev_provider", cfg.DevProvider, "embedded_store", cfg.MongoURI == "")
+	fmt.Fprintf(stdout, "Open %s and sign in.\n", cfg.PublicURL)
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // validated by config
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Dev {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// startEmbedded runs the embedded FerretDB store with its data in DATA_DIR.
+func startEmbedded(ctx context.Context, cfg *config.Config, log *slog.Logger) (*embedded.Server, error) {
+	if !cfg.Dev {
+		log.Warn("MONGODB_URI is not set: using the embedded single-instance store; run several instances only against a MongoDB replica set")
+	}
+	// FerretDB logs every connection at info; keep only its warnings.
+	quiet := levelFloor{log.Handler().WithAttrs([]slog.Attr{slog.String("component", "ferretdb")}), slog.LevelWarn}
+	srv, err := embedded.Start(ctx, embedded.Options{
+		Dir:    filepath.Join(cfg.DataDir, "db"),
+		Logger: slog.New(quiet),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start embedded store: %w", err)
+	}
+	return srv, nil
+}
+
+// levelFloor drops records below a level, whatever the wrapped handler's
+// own level is.
+type levelFloor struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h levelFloor) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h levelFloor) WithAttrs(as []slog.Attr) slog.Handler {
+	return levelFloor{h.Handler.WithAttrs(as), h.min}
+}
+
+func (h levelFloor) WithGroup(name string) slog.Handler {
+	return levelFloor{h.Handler.WithGroup(name), h.min}
+}
+
+// devSecret returns the dev-mode session secret, generating it on first
+// use. Keeping it in DATA_DIR keeps developers signed in across restarts.
+func devSecret(dir string) ([]byte, error) {
+	path := filepath.Join(dir, "dev-session-secret")
+	b, err := os.ReadFile(path)
+	if err == nil && len(b) >= config.MinSecretLen {
+		return b, nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read dev session secret: %w", err)
+	}
+	b = []byte(rand.Text() + rand.Text())
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create DATA_DIR: %w", err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return nil, fmt.Errorf("write dev session secret: %w", err)
+	}
+	return b, nil
+}
+
+// startDevProvider serves the development Twitter provider on
+// DEV_PROVIDER_ADDR and points the app's Twitter settings at it.
+func startDevProvider(cfg *config.Config, log *slog.Logger, errc chan<- error) (stop func(), err error) {
+	provider, err := devtwitter.New(devtwitter.Config{
+		CallbackURLs: []string{cfg.CallbackURL(config.OAuth2), cfg.CallbackURL(config.OAuth1)},
+		Logger:       log.With("component", "devtwitter"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dev provider: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.DevProviderAddr)
+	if err != nil {
+		return nil, fmt.Errorf("dev provider: listen on %s: %w", cfg.DevProviderAddr, err)
+	}
+	base := "http://" + ln.Addr().String()
+	t := &cfg.Twitter
+	t.APIBase, t.AuthorizeBase = base, base
+	t.ConsumerKey, t.ConsumerSecret = devtwitter.DevConsumerKey, devtwitter.DevConsumerSecret
+	t.ClientID, t.ClientSecret = devtwitter.DevClientID, devtwitter.DevClientSecret
+
+	srv := &http.Server{
+		Handler:           provider,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("dev provider: %w", err)
+		}
+	}()
+	log.Warn("using the development Twitter provider: no real Twitter account is involved", "url", base)
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
+}
+
+// janitor deletes expired sessions now and then until ctx ends.
+func janitor(ctx context.Context, store *models.Store, log *slog.Logger) {
+	t := time.NewTicker(janitorInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			sctx, cancel := context.WithTimeout(ctx, time.Minute)
+			n, err := store.DeleteExpiredSessions(sctx, now)
+			cancel()
+			if err != nil {
+				log.Warn("delete expired sessions", "err", err.Error())
+			} else if n > 0 {
+				log.Info("deleted expired sessions", "count", n)
+			}
+		}
+	}
+}

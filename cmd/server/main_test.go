@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// freeAddr returns a loopback address nobody listens on right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestDevModeEndToEnd runs the program as `server -dev` does (embedded
+// store, in-process dev provider), signs in through the dev provider's
+// consent step, saves a record, and shuts down cleanly.
+func TestDevModeEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	base := "http://" + addr
+	env := map[string]string{
+		"ADDR":       addr,
+		"PUBLIC_URL": base,
+		"DATA_DIR":   filepath.Join(dir, "data"),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"-dev"}, func(k string) string { return env[k] }, &stdout, &stderr) }()
+
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(stdout.String(), "Open "+base) {
+		select {
+		case err := <-done:
+			t.Fatalf("run returned early: %v\n%s", err, stderr.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not start:\n%s", stderr.String())
+		}
+	}
+
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	get := func(u string) (*http.Response, string) {
+		t.Helper()
+		resp, err := client.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+
+	resp, body := get(base + "/")
+	if resp.StatusCode != 200 || !strings.Contains(body, "Development mode") || !strings.Contains(body, "Sign in with Twitter") {
+		t.Fatalf("GET / = %d\n%s", resp.StatusCode, body)
+	}
+
+	// Follow the login to the dev provider's consent page, then approve
+	// non-interactively as its first user.
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, _ = get(base + "/auth/oauth2/login")
+	authorize, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || resp.StatusCode != http.StatusFound {
+		t.Fatalf("login start: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	q := authorize.Query()
+	q.Set("auto", "approve")
+	q.Set("user", "1001")
+	authorize.RawQuery = q.Encode()
+	client.CheckRedirect = nil
+	resp, body = get(authorize.String())
+	if resp.StatusCode != 200 || !strings.Contains(body, "Ada Lovelace") || !strings.Contains(body, "Log out") {
+		t.Fatalf("after sign-in GET / = %d\n%s", resp.StatusCode, body)
+	}
+
+	resp2, err := client.Post(base+"/db", "application/json", strings.NewReader(`{"text":"hello"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp2.Body.Close()
+	if resp2.StatusCode != http.StatusCreated {
+		t.Fatalf("POST /db = %d", resp2.StatusCode)
+	}
+
+	fi, err := os.Stat(filepath.Join(dir, "data", "dev-session-secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("dev session secret mode %v, want 0600", fi.Mode().Perm())
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+	if logs := stderr.String(); strings.Contains(logs, "panic") {
+		t.Errorf("logs:\n%s", logs)
+	}
+}
+
+func TestRefusesToStartMisconfigured(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"production without settings", nil, nil, "SESSION_SECRET is required"},
+		{"short secret", nil, map[string]string{"SESSION_SECRET": "short"}, "SESSION_SECRET must be at least 32 bytes"},
+		{"stray argument", []string{"-dev", "extra"}, nil, "unexpected arguments"},
+		{"unknown flag", []string{"-nope"}, nil, "flag provided but not defined"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			err := run(context.Background(), tt.args, func(k string) string { return tt.env[k] }, io.Discard, &stderr)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("run = %v; want an error containing %q", err, tt.want)
+			}
+			if s := tt.env["SESSION_SECRET"]; s != "" && strings.Contains(err.Error(), s) {
+				t.Error("the error shows the secret")
+			}
+		})
+	}
+}
