@@ -116,6 +116,9 @@ func TestLoginSession(t *testing.T) {
 			wantPage(t, b.get("/logout"), http.StatusOK, `action="/logout"`)
 			r = b.postForm("/logout", url.Values{"csrf_token": {b.csrf()}})
 			wantStatus(t, r, http.StatusSeeOther)
+			if got := r.Header.Get("Clear-Site-Data"); !strings.Contains(got, `"cookies"`) {
+				t.Errorf("logout Clear-Site-Data = %q", got)
+			}
 			if !clearsCookie(r.Header.Values("Set-Cookie"), sessionCookie) {
 				t.Errorf("logout Set-Cookie %q does not clear %s", r.Header.Values("Set-Cookie"), sessionCookie)
 			}

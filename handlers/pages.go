@@ -122,6 +122,8 @@ func (s *Server) handleLogout(c *gin.Context) {
 	}
 	s.clearSessionCookie(c)
 	c.Header("Cache-Control", "no-store")
+	// Also drop anything the browser cached or stored for this origin.
+	c.Header("Clear-Site-Data", `"cache", "cookies"`)
 	c.Redirect(http.StatusSeeOther, "/?notice=signed-out")
 }
 

@@ -169,8 +169,9 @@ func startEmbedded(ctx context.Context, cfg *config.Config, log *slog.Logger) (*
 	if !cfg.Dev {
 		log.Warn("MONGODB_URI is not set: using the embedded single-instance store; run several instances only against a MongoDB replica set")
 	}
-	// FerretDB logs every connection at info; keep only its warnings.
-	quiet := levelFloor{log.Handler().WithAttrs([]slog.Attr{slog.String("component", "ferretdb")}), slog.LevelWarn}
+	// FerretDB logs every connection at info and every refused command (the
+	// TTL index, say) as a warning with a protocol dump; keep its errors.
+	quiet := levelFloor{log.Handler().WithAttrs([]slog.Attr{slog.String("component", "ferretdb")}), slog.LevelError}
 	srv, err := embedded.Start(ctx, embedded.Options{
 		Dir:    filepath.Join(cfg.DataDir, "db"),
 		Logger: slog.New(quiet),
