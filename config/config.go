@@ -29,6 +29,10 @@ const MinSecretLen = 32
 // session lives exactly this long at most.
 const MaxSessionLifetime = 7 * 24 * time.Hour
 
+// MaxSessionCacheTTL caps SESSION_CACHE_TTL: it bounds how long another
+// instance may keep accepting a session that was logged out.
+const MaxSessionCacheTTL = time.Minute
+
 // Config is the validated configuration of one app instance.
 type Config struct {
 	// Dev turns on development defaults: embedded store, in-process dev
@@ -48,6 +52,11 @@ type Config struct {
 	// generates one and keeps it in DataDir.
 	SessionSecret   []byte
 	SessionLifetime time.Duration
+	// SessionCacheTTL is how long an instance trusts its memory that a
+	// session is live. Logout on the same instance takes effect at once;
+	// on another instance, at once where the store has change streams and
+	// within this bound where it has not. Zero disables the cache.
+	SessionCacheTTL time.Duration
 
 	// Flow is the flow the "Sign in with Twitter" button uses; Flows lists
 	// every flow that has credentials and so has login routes.
@@ -170,6 +179,9 @@ func Load(getenv func(string) string, dev bool) (*Config, error) {
 	var err error
 	if c.SessionLifetime, err = time.ParseDuration(env("SESSION_LIFETIME", "12h")); err != nil || c.SessionLifetime < time.Minute || c.SessionLifetime > MaxSessionLifetime {
 		bad("SESSION_LIFETIME must be a duration between 1m and %s, but is %q", MaxSessionLifetime, env("SESSION_LIFETIME", ""))
+	}
+	if c.SessionCacheTTL, err = time.ParseDuration(env("SESSION_CACHE_TTL", "5s")); err != nil || c.SessionCacheTTL < 0 || c.SessionCacheTTL > MaxSessionCacheTTL {
+		bad("SESSION_CACHE_TTL must be a duration between 0s and %s, but is %q", MaxSessionCacheTTL, env("SESSION_CACHE_TTL", ""))
 	}
 	if c.Twitter.Timeout, err = time.ParseDuration(env("TWITTER_TIMEOUT", "10s")); err != nil || c.Twitter.Timeout <= 0 || c.Twitter.Timeout > time.Minute {
 		bad("TWITTER_TIMEOUT must be a duration between 1ms and 1m, but is %q", env("TWITTER_TIMEOUT", ""))

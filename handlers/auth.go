@@ -62,6 +62,8 @@ func (s *Server) finishLogin(c *gin.Context, p models.TwitterProfile, tok models
 		s.fail(c, fmt.Errorf("upsert user: %w", err))
 		return
 	}
+	// The user's other sessions show the new name and avatar at once.
+	s.cache.dropUser(user.ID)
 	// A new session id at every login, whatever cookie the browser had,
 	// so a planted session cannot be carried into this one.
 	sess := models.Session{

@@ -39,6 +39,22 @@ func toJSON(r models.Record) recordJSON {
 	return recordJSON{ID: r.ID.Hex(), Text: r.Text, CreatedAt: r.CreatedAt}
 }
 
+// userJSON is the signed-in user as GET /me shows it.
+type userJSON struct {
+	ID        string `json:"id"`
+	TwitterID string `json:"twitter_id"`
+	Handle    string `json:"handle"`
+	Name      string `json:"name"`
+	AvatarURL string `json:"avatar_url,omitempty"`
+}
+
+// handleMe answers GET /me with the signed-in user. It needs no store
+// query of its own: the session middleware has loaded the user.
+func (s *Server) handleMe(c *gin.Context) {
+	u := sessionFrom(c.Request.Context()).User
+	c.JSON(http.StatusOK, userJSON{ID: u.ID.Hex(), TwitterID: u.TwitterID, Handle: u.Handle, Name: u.Name, AvatarURL: u.AvatarURL})
+}
+
 // handleDBList answers GET /db with the signed-in user's records, newest
 // first.
 func (s *Server) handleDBList(c *gin.Context) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"example.com/twitterlogin/models"
 )
@@ -160,9 +161,26 @@ func (s *Server) authenticate(c *gin.Context) (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errUnauthenticated, err)
 	}
-	ctx, cancel := s.storeCtx(c)
+	now := s.now()
+	if user, ok := s.cache.get(sid, now); ok && user.ID == uid {
+		return &session{User: user, ID: sid}, nil
+	}
+	// The shared lookup must not fail because the one request that started
+	// it went away, so it runs on a context of its own.
+	ctx := context.WithoutCancel(c.Request.Context())
+	v, err, _ := s.loads.Do(sid, func() (any, error) { return s.lookupSession(ctx, uid, sid, now) })
+	if err != nil {
+		return nil, err
+	}
+	return &session{User: v.(*models.User), ID: sid}, nil
+}
+
+// lookupSession reads session sid and its user from the store, checks they
+// belong together, and caches the result.
+func (s *Server) lookupSession(ctx context.Context, uid bson.ObjectID, sid string, now time.Time) (*models.User, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.storeTimeout)
 	defer cancel()
-	sess, err := s.store.SessionByID(ctx, sid, s.now())
+	sess, err := s.store.SessionByID(ctx, sid, now)
 	if errors.Is(err, models.ErrNotFound) {
 		return nil, fmt.Errorf("%w: session ended", errUnauthenticated)
 	} else if err != nil {
@@ -177,5 +195,6 @@ func (s *Server) authenticate(c *gin.Context) (*session, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("load user: %w", err)
 	}
-	return &session{User: user, ID: sid}, nil
+	s.cache.put(sid, user, sess.ExpiresAt, now)
+	return user, nil
 }

@@ -114,10 +114,12 @@ func (s *Server) handleLogout(c *gin.Context) {
 			s.fail(c, fmt.Errorf("delete session: %w", err))
 			return
 		}
+		s.cache.dropSession(sess.ID)
 		if err := s.store.ClearProviderToken(ctx, sess.User.ID); err != nil {
 			s.fail(c, fmt.Errorf("clear provider token: %w", err))
 			return
 		}
+		s.cache.dropUser(sess.User.ID)
 		s.logger(c).Info("logout", "user_id", sess.User.ID.Hex())
 	}
 	s.clearSessionCookie(c)

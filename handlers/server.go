@@ -20,6 +20,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"golang.org/x/oauth2"
+	"golang.org/x/sync/singleflight"
 
 	"example.com/twitterlogin/config"
 	"example.com/twitterlogin/models"
@@ -37,6 +38,7 @@ type store interface {
 	DeleteSession(ctx context.Context, id string) error
 	InsertRecord(ctx context.Context, owner bson.ObjectID, text string, now time.Time) (*models.Record, error)
 	RecordsByOwner(ctx context.Context, owner bson.ObjectID, limit int) ([]models.Record, error)
+	WatchChanges(ctx context.Context, ready func(), fn func(models.Change)) error
 }
 
 var _ store = (*models.Store)(nil)
@@ -75,7 +77,15 @@ type Server struct {
 	csp       string
 	pages     *template.Template
 	engine    *gin.Engine
+
+	cache *sessionCache
+	// loads merges concurrent store lookups of one session (a page and its
+	// stylesheet, a burst of API calls) into one.
+	loads singleflight.Group
 }
+
+// maxCachedSessions bounds the session cache's memory (about 1 KiB each).
+const maxCachedSessions = 100_000
 
 // New builds a Server. It fails if the session secret is shorter than
 // config.MinSecretLen or the templates do not parse.
@@ -125,6 +135,7 @@ func New(opts Options) (*Server, error) {
 	s.oauth2 = newOAuth2Config(cfg)
 	s.oauth1 = newOAuth1Config(cfg, s.httpClient)
 	s.csp = contentSecurityPolicy(cfg)
+	s.cache = newSessionCache(cfg.SessionCacheTTL, maxCachedSessions)
 	s.engine = s.routes()
 	return s, nil
 }
@@ -170,6 +181,7 @@ func (s *Server) routes() *gin.Engine {
 		auth.GET("/oauth1/callback", s.noReferrer, s.handleOAuth1Callback)
 	}
 
+	r.GET("/me", jsonAPI, s.loadSession, s.requireUser, s.handleMe)
 	db := r.Group("/db", jsonAPI, s.loadSession, s.requireUser)
 	db.GET("", s.handleDBList)
 	db.POST("", s.limitBody(dbBodyLimit), s.handleDBPost)
@@ -208,4 +220,48 @@ func providerOrigin(cfg *config.Config) string {
 // storeCtx bounds the store calls of one request.
 func (s *Server) storeCtx(c *gin.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(c.Request.Context(), s.storeTimeout)
+}
+
+// WatchStore keeps the session cache in step with logouts, deletions and
+// profile changes made by other instances, through the store's change
+// streams, until ctx ends. On a store without change streams (the embedded
+// FerretDB, a standalone mongod) it returns at once: other instances'
+// changes then reach this one within SESSION_CACHE_TTL. Run it in a
+// goroutine when several instances share one store.
+func (s *Server) WatchStore(ctx context.Context) {
+	if s.cfg.SessionCacheTTL <= 0 {
+		return
+	}
+	backoff := time.Second
+	for ctx.Err() == nil {
+		err := s.store.WatchChanges(ctx,
+			func() {
+				// Anything may have changed while no stream was open.
+				s.cache.clear()
+				backoff = time.Second
+			},
+			func(ch models.Change) {
+				if ch.SessionID != "" {
+					s.cache.dropSession(ch.SessionID)
+				} else {
+					s.cache.dropUser(ch.UserID)
+				}
+			})
+		switch {
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, models.ErrNotSupported):
+			s.log.Info("store has no change streams; other instances' logouts take effect here within SESSION_CACHE_TTL",
+				"session_cache_ttl", s.cfg.SessionCacheTTL.String())
+			return
+		}
+		s.cache.clear()
+		s.log.Warn("store change stream interrupted; retrying", "err", err.Error(), "retry_in", backoff.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
 }

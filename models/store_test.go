@@ -225,3 +225,15 @@ func TestClose_Twice(t *testing.T) {
 		t.Errorf("UserByID on a closed store = %v, want ErrUnavailable", err)
 	}
 }
+
+// TestWatchChangesNotSupported: FerretDB has no change streams, and says so
+// at once with ErrNotSupported, so callers fall back to their cache bound.
+func TestWatchChangesNotSupported(t *testing.T) {
+	s := storetest.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := s.WatchChanges(ctx, func() { t.Error("ready called without a stream") }, func(models.Change) {})
+	if !errors.Is(err, models.ErrNotSupported) {
+		t.Fatalf("WatchChanges = %v, want ErrNotSupported", err)
+	}
+}

@@ -135,6 +135,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	go func() { errc <- srv.Serve(ln) }()
 	go janitor(ctx, store, log)
+	go app.WatchStore(ctx)
 
 	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL.String(),
 		"flows", cfg.Flows, "dev_provider", cfg.DevProvider, "embedded_store", cfg.MongoURI == "")

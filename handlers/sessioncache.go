@@ -1,0 +1,117 @@
+package handlers
+
+import (
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"example.com/twitterlogin/models"
+)
+
+// sessionCache remembers, for a short time, that a session is live and who
+// its user is, so a signed-in request costs a JWT check and a map lookup
+// instead of two store queries (on the embedded store each is a full scan).
+//
+// Revocation stays exact on this instance: logout, a new login and a
+// cleared token drop the affected entries at once. Another instance learns
+// of a change from the store's change stream where the store has one
+// (MongoDB replica sets; see [Server.WatchStore]), and otherwise within
+// ttl, the documented bound (SESSION_CACHE_TTL).
+type sessionCache struct {
+	ttl time.Duration
+	max int
+
+	mu      sync.Mutex
+	entries map[string]cacheEntry // by session id
+}
+
+type cacheEntry struct {
+	user *models.User // shared and read-only
+	// until is the earlier of the session's expiry and the cache deadline.
+	until time.Time
+}
+
+// newSessionCache returns a cache holding at most max sessions for ttl
+// each. A ttl of zero disables caching.
+func newSessionCache(ttl time.Duration, max int) *sessionCache {
+	return &sessionCache{ttl: ttl, max: max, entries: make(map[string]cacheEntry)}
+}
+
+// get returns the user of session sid if it is cached and still live.
+func (c *sessionCache) get(sid string, now time.Time) (*models.User, bool) {
+	if c.ttl <= 0 {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[sid]
+	if !ok {
+		return nil, false
+	}
+	if !now.Before(e.until) {
+		delete(c.entries, sid)
+		return nil, false
+	}
+	return e.user, true
+}
+
+// put caches a live session loaded from the store.
+func (c *sessionCache) put(sid string, u *models.User, sessionExpiry, now time.Time) {
+	if c.ttl <= 0 {
+		return
+	}
+	until := now.Add(c.ttl)
+	if sessionExpiry.Before(until) {
+		until = sessionExpiry
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= c.max {
+		c.evict(now)
+	}
+	c.entries[sid] = cacheEntry{user: u, until: until}
+}
+
+// evict drops expired entries, and if that frees too little, about half
+// of the rest (map order is random). Called with mu held.
+func (c *sessionCache) evict(now time.Time) {
+	for sid, e := range c.entries {
+		if !now.Before(e.until) {
+			delete(c.entries, sid)
+		}
+	}
+	for sid := range c.entries {
+		if len(c.entries) < c.max/2 {
+			break
+		}
+		delete(c.entries, sid)
+	}
+}
+
+// dropSession forgets one session (logout).
+func (c *sessionCache) dropSession(sid string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.entries, sid)
+}
+
+// dropUser forgets every session of a user whose document changed (a new
+// login's profile, a cleared token, a deletion).
+func (c *sessionCache) dropUser(id bson.ObjectID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for sid, e := range c.entries {
+		if e.user.ID == id {
+			delete(c.entries, sid)
+		}
+	}
+}
+
+// clear forgets everything (the change stream was interrupted, so changes
+// may have been missed).
+func (c *sessionCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.entries)
+}
