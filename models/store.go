@@ -54,6 +54,10 @@ type Options struct {
 
 	// Logger receives the store's debug lines; nil discards them.
 	Logger *slog.Logger
+
+	// DefaultRoles are the roles a user gets at their first sign-in (see
+	// [Store.UpsertTwitterUser]); nil gives none.
+	DefaultRoles []string
 }
 
 // Store keeps users, sessions and records in one MongoDB database. It is
@@ -65,6 +69,7 @@ type Store struct {
 	sessions *mongo.Collection
 	records  *mongo.Collection
 	log      *slog.Logger
+	roles    []string // roles of new users
 }
 
 // Open connects to the store with majority write concern and primary read
@@ -107,6 +112,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		sessions: db.Collection(sessionsCollection),
 		records:  db.Collection(recordsCollection),
 		log:      logger,
+		roles:    append([]string{}, opts.DefaultRoles...),
 	}
 	if err := s.Ping(ctx); err != nil {
 		_ = client.Disconnect(context.WithoutCancel(ctx))

@@ -110,7 +110,6 @@ func TestUpsertTwitterUser_ValuesAreNotOperators(t *testing.T) {
 	}{
 		{"operator handle", models.TwitterProfile{ID: "1", Handle: "$where", Name: `{"$gt":""}`}},
 		{"dotted name", models.TwitterProfile{ID: "2", Handle: "a.b", Name: "$set.x"}},
-		{"operator-looking id", models.TwitterProfile{ID: `{"$ne":null}`, Handle: "h"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -125,6 +124,13 @@ func TestUpsertTwitterUser_ValuesAreNotOperators(t *testing.T) {
 				}
 			}
 		})
+	}
+	// A Twitter id is a decimal number: anything else is refused before
+	// it reaches a query.
+	for _, id := range []string{`{"$ne":null}`, "$where", "1.5", "a.b"} {
+		if _, err := s.UpsertTwitterUser(ctx, models.TwitterProfile{ID: id, Handle: "h"}, models.ProviderToken{}, t0); err == nil {
+			t.Errorf("UpsertTwitterUser accepted Twitter id %q", id)
+		}
 	}
 	if n := mustCount(t, db, "users", bson.D{}); n != int64(len(tests)) {
 		t.Errorf("%d users, want %d", n, len(tests))

@@ -2,8 +2,10 @@ package models
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -49,9 +51,12 @@ type User struct {
 	AvatarURL string        `bson:"avatar_url" json:"avatar_url"`
 	// Token is the provider credential; nil after [Store.ClearProviderToken].
 	// It never leaves the server, so it has no JSON form.
-	Token     *ProviderToken `bson:"token,omitempty" json:"-"`
-	CreatedAt time.Time      `bson:"created_at" json:"created_at"`
-	UpdatedAt time.Time      `bson:"updated_at" json:"updated_at"`
+	Token *ProviderToken `bson:"token,omitempty" json:"-"`
+	// Roles decide which service tokens the user may get (see
+	// config.Tokens). New users get the store's default roles.
+	Roles     []string  `bson:"roles" json:"roles"`
+	CreatedAt time.Time `bson:"created_at" json:"created_at"`
+	UpdatedAt time.Time `bson:"updated_at" json:"updated_at"`
 }
 
 func (u *User) normalize() {
@@ -64,11 +69,14 @@ func (u *User) normalize() {
 
 // UpsertTwitterUser records a sign-in: it creates the user for p.ID if there
 // is none, otherwise it updates the profile fields and the token, keeping
-// the user's _id and created_at. It is one atomic FindOneAndUpdate with
-// upsert, so there is one document per Twitter id; if two first sign-ins
-// race and one loses on the unique index, it is retried once as an update.
-// It returns the user as stored. It fails if p.ID is empty, and with
-// [ErrUnavailable] if the store cannot be reached.
+// the user's _id and created_at. The _id derives from the Twitter id
+// ([UserIDFor]) and the write is one atomic upsert, so there is one
+// document per Twitter id; if two first sign-ins race and one loses on the
+// unique index, it is retried once as an update.
+// A new user gets the store's default roles ([Options.DefaultRoles]), as
+// does, once, a user stored before roles existed; roles are never changed
+// by a sign-in otherwise. It returns the user as stored. It fails if p.ID
+// is empty, and with [ErrUnavailable] if the store cannot be reached.
 func (s *Store) UpsertTwitterUser(ctx context.Context, p TwitterProfile, tok ProviderToken, now time.Time) (*User, error) {
 	if p.ID == "" {
 		return nil, errors.New("upsert twitter user: empty twitter id")
@@ -76,9 +84,15 @@ func (s *Store) UpsertTwitterUser(ctx context.Context, p TwitterProfile, tok Pro
 	now = normTime(now)
 	tok.Expiry = normTime(tok.Expiry)
 
-	// Every user-supplied string is a value in $set, never a key or an
-	// operator, so "$where" or {"$gt": ""} in a name is stored literally.
-	filter := bson.D{{Key: "twitter_id", Value: p.ID}}
+	id, err := UserIDFor(p.ID)
+	if err != nil {
+		return nil, fmt.Errorf("upsert twitter user: %w", err)
+	}
+	// The filter is on _id, the one field FerretDB can look up without
+	// decoding every user. Every user-supplied string is a value in $set,
+	// never a key or an operator, so "$where" or {"$gt": ""} in a name is
+	// stored literally.
+	filter := bson.D{{Key: "_id", Value: id}}
 	update := bson.D{
 		{Key: "$set", Value: bson.D{
 			{Key: "handle", Value: p.Handle},
@@ -88,25 +102,70 @@ func (s *Store) UpsertTwitterUser(ctx context.Context, p TwitterProfile, tok Pro
 			{Key: "updated_at", Value: now},
 		}},
 		{Key: "$setOnInsert", Value: bson.D{
-			// An explicit ObjectID: FerretDB and MongoDB agree on its type.
-			{Key: "_id", Value: bson.NewObjectID()},
+			{Key: "twitter_id", Value: p.ID},
 			{Key: "created_at", Value: now},
+			{Key: "roles", Value: s.roles},
 		}},
 	}
-	opts := options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)
-
-	var u User
-	err := s.users.FindOneAndUpdate(ctx, filter, update, opts).Decode(&u)
+	// An atomic upsert by _id, then a read by _id. One FindOneAndUpdate
+	// would be one round trip, but FerretDB scans and decodes the whole
+	// collection for findAndModify, even by _id (measured: 86 ms against
+	// 7 ms for these two at 1,000 users).
+	opts := options.UpdateOne().SetUpsert(true)
+	_, err = s.users.UpdateOne(ctx, filter, update, opts)
 	if mongo.IsDuplicateKeyError(err) {
 		// Another first sign-in for the same id inserted between our
-		// match and our insert; the document exists now, so this updates it.
-		err = s.users.FindOneAndUpdate(ctx, filter, update, opts).Decode(&u)
+		// match and our insert (or the user predates derived ids); the
+		// document exists now, so this updates it.
+		filter = bson.D{{Key: "twitter_id", Value: p.ID}}
+		_, err = s.users.UpdateOne(ctx, filter, update, opts)
+	}
+	var raw bson.Raw
+	if err == nil {
+		raw, err = s.users.FindOne(ctx, filter).Raw()
+	}
+	var u User
+	if err == nil {
+		err = bson.Unmarshal(raw, &u)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("upsert twitter user %s: %w", p.ID, storeError(err))
 	}
+	// (FerretDB stores no field for an empty $setOnInsert array, so with no
+	// default roles there is nothing to give.)
+	if _, err := raw.LookupErr("roles"); err != nil && len(s.roles) > 0 {
+		// Stored before users had roles: give the defaults once. The
+		// filter keeps a concurrent change of roles.
+		_, err := s.users.UpdateOne(ctx,
+			bson.D{{Key: "_id", Value: u.ID}, {Key: "roles", Value: bson.D{{Key: "$exists", Value: false}}}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "roles", Value: s.roles}}}})
+		if err != nil {
+			return nil, fmt.Errorf("upsert twitter user %s: set default roles: %w", p.ID, storeError(err))
+		}
+		u.Roles = s.roles
+	}
 	u.normalize()
 	return &u, nil
+}
+
+// userIDTag starts every user _id ("twtr"), in place of an ObjectID's
+// creation time.
+var userIDTag = [4]byte{'t', 'w', 't', 'r'}
+
+// UserIDFor returns the _id of the user with Twitter id twitterID (a
+// decimal int64, as Twitter's id_str): the tag "twtr" and the id's 8
+// bytes, big-endian. Deriving the _id from the Twitter id lets a sign-in
+// find its user by _id, which even FerretDB looks up without decoding the
+// whole collection, and it cannot collide: Twitter ids are unique.
+func UserIDFor(twitterID string) (bson.ObjectID, error) {
+	n, err := strconv.ParseUint(twitterID, 10, 64)
+	if err != nil || twitterID[0] == '+' {
+		return bson.ObjectID{}, fmt.Errorf("twitter id %q is not a decimal 64-bit number", twitterID)
+	}
+	var id bson.ObjectID
+	copy(id[:4], userIDTag[:])
+	binary.BigEndian.PutUint64(id[4:], n)
+	return id, nil
 }
 
 // UserByID returns the user with the given _id. It fails with [ErrNotFound]
@@ -171,6 +230,21 @@ func (s *Store) DeleteUser(ctx context.Context, id bson.ObjectID) error {
 	}
 	if res.DeletedCount == 0 {
 		return fmt.Errorf("delete user %s: %w", id.Hex(), ErrNotFound)
+	}
+	return nil
+}
+
+// SetUserRoles replaces the user's roles. It fails with [ErrNotFound] if
+// there is no such user.
+func (s *Store) SetUserRoles(ctx context.Context, id bson.ObjectID, roles []string) error {
+	res, err := s.users.UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: id}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "roles", Value: append([]string{}, roles...)}}}})
+	if err != nil {
+		return fmt.Errorf("set roles of user %s: %w", id.Hex(), storeError(err))
+	}
+	if res.MatchedCount == 0 {
+		return fmt.Errorf("set roles of user %s: %w", id.Hex(), ErrNotFound)
 	}
 	return nil
 }

@@ -3,6 +3,8 @@ package models_test
 import (
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -284,9 +286,13 @@ func sameUser(a, b *models.User) bool {
 	if (a.Token == nil) != (b.Token == nil) || (a.Token != nil && *a.Token != *b.Token) {
 		return false
 	}
+	if !slices.Equal(a.Roles, b.Roles) {
+		return false
+	}
 	ac, bc := *a, *b
 	ac.Token, bc.Token = nil, nil
-	return ac == bc
+	ac.Roles, bc.Roles = nil, nil
+	return reflect.DeepEqual(ac, bc)
 }
 
 func userString(u *models.User) string {
