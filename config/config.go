@@ -72,6 +72,9 @@ type Config struct {
 	DevProviderAddr string
 
 	LogLevel string // debug, info, warn, error
+
+	// Tokens configures the service tokens issued at POST /token.
+	Tokens Tokens
 }
 
 // Twitter holds the provider endpoints and app credentials.
@@ -194,6 +197,7 @@ func Load(getenv func(string) string, dev bool) (*Config, error) {
 	}
 
 	problems = append(problems, c.loadFlows(env)...)
+	problems = append(problems, c.loadTokens(env)...)
 
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -24,6 +24,7 @@ import (
 
 	"example.com/twitterlogin/config"
 	"example.com/twitterlogin/handlers/devtwitter"
+	"example.com/twitterlogin/handlers/tokenkeys"
 	"example.com/twitterlogin/models"
 	"example.com/twitterlogin/models/storetest"
 )
@@ -39,7 +40,7 @@ const testSecret = "test-secret-0123456789-abcdefghijklmnop"
 // harness is one app instance wired to a dev provider and a real store
 // over the wire, both on loopback.
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	app      *httptest.Server
 	srv      *Server
 	cfg      *config.Config
@@ -55,9 +56,10 @@ type harnessOptions struct {
 	twitterTimeout string        // default 2s
 	env            map[string]string
 	routes         func(*gin.Engine) // extra routes, added before serving
+	tokenKeys      *tokenkeys.Set    // service-token keys; nil: tokens off
 }
 
-func newHarness(t *testing.T, opts harnessOptions) *harness {
+func newHarness(t testing.TB, opts harnessOptions) *harness {
 	t.Helper()
 	h := &harness{t: t, logs: &syncBuffer{}, clock: &clock{now: time.Now()}}
 
@@ -112,6 +114,7 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 		Logger:       slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:          h.clock.Now,
 		StoreTimeout: 2 * time.Second,
+		TokenKeys:    opts.tokenKeys,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -164,7 +167,7 @@ func (b *syncBuffer) String() string {
 // browser is an HTTP client with a cookie jar that does not follow
 // redirects, so each step of a login can be checked.
 type browser struct {
-	t      *testing.T
+	t      testing.TB
 	h      *harness
 	client *http.Client
 }
@@ -329,7 +332,7 @@ func (b *browser) csrf() string {
 }
 
 // claims decodes the payload of a JWT without verifying it.
-func claims(t *testing.T, token string) map[string]any {
+func claims(t testing.TB, token string) map[string]any {
 	t.Helper()
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {

@@ -23,6 +23,8 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"example.com/twitterlogin/config"
+	"example.com/twitterlogin/handlers/bearer"
+	"example.com/twitterlogin/handlers/tokenkeys"
 	"example.com/twitterlogin/models"
 	"example.com/twitterlogin/static"
 	"example.com/twitterlogin/templates"
@@ -56,6 +58,10 @@ type Options struct {
 	HTTPClient *http.Client
 	// StoreTimeout bounds each request's store calls; default 5s.
 	StoreTimeout time.Duration
+	// TokenKeys sign service tokens (POST /token) and are published at
+	// /.well-known/jwks.json; nil turns service tokens and bearer access
+	// to /db off.
+	TokenKeys *tokenkeys.Set
 }
 
 // Server is the app's HTTP layer. Build it with New; it is safe for
@@ -77,6 +83,10 @@ type Server struct {
 	csp       string
 	pages     *template.Template
 	engine    *gin.Engine
+
+	tokenKeys *tokenkeys.Set   // nil: service tokens are off
+	jwks      []byte           // the published JWK Set document
+	bearer    *bearer.Verifier // the app's own tokens, for /db
 
 	cache *sessionCache
 	// loads merges concurrent store lookups of one session (a page and its
@@ -135,6 +145,9 @@ func New(opts Options) (*Server, error) {
 	s.oauth2 = newOAuth2Config(cfg)
 	s.oauth1 = newOAuth1Config(cfg, s.httpClient)
 	s.csp = contentSecurityPolicy(cfg)
+	if err := s.setUpTokens(opts.TokenKeys); err != nil {
+		return nil, fmt.Errorf("handlers: %w", err)
+	}
 	s.cache = newSessionCache(cfg.SessionCacheTTL, maxCachedSessions)
 	s.engine = s.routes()
 	return s, nil
@@ -182,7 +195,8 @@ func (s *Server) routes() *gin.Engine {
 	}
 
 	r.GET("/me", jsonAPI, s.loadSession, s.requireUser, s.handleMe)
-	db := r.Group("/db", jsonAPI, s.loadSession, s.requireUser)
+	s.tokenRoutes(r)
+	db := r.Group("/db", jsonAPI, s.loadCaller, s.requireUser)
 	db.GET("", s.handleDBList)
 	db.POST("", s.limitBody(dbBodyLimit), s.handleDBPost)
 	return r

@@ -27,7 +27,9 @@ import (
 
 	"example.com/twitterlogin/config"
 	"example.com/twitterlogin/handlers"
+	"example.com/twitterlogin/handlers/bearer"
 	"example.com/twitterlogin/handlers/devtwitter"
+	"example.com/twitterlogin/handlers/tokenkeys"
 	"example.com/twitterlogin/models"
 	"example.com/twitterlogin/models/embedded"
 )
@@ -56,6 +58,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	flags := flag.NewFlagSet("server", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	dev := flags.Bool("dev", false, "development mode: embedded store, dev Twitter provider when no keys are set, loopback-only defaults")
+	rotate := flags.Bool("rotate-token-key", false, "dev mode: make a new service-token signing key in DATA_DIR before starting; the old one stays published until its tokens have expired")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -68,6 +71,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := newLogger(stderr, cfg)
+	// Bad signing keys refuse to start, like any other bad setting.
+	signingKeys, err := loadTokenKeys(cfg, *rotate, time.Now(), log)
+	if err != nil {
+		return err
+	}
 	gin.SetMode(gin.ReleaseMode)
 
 	// Listen first: a port conflict should fail before anything else starts.
@@ -93,7 +101,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cleanups = append(cleanups, func() { _ = srv.Close() })
 		uri = srv.URI()
 	}
-	store, err := models.Open(ctx, models.Options{URI: uri, Database: cfg.MongoDatabase, Logger: log})
+	store, err := models.Open(ctx, models.Options{URI: uri, Database: cfg.MongoDatabase, Logger: log, DefaultRoles: cfg.Tokens.DefaultRoles})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
@@ -119,7 +127,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cleanups = append(cleanups, stopProvider)
 	}
 
-	app, err := handlers.New(handlers.Options{Config: cfg, Store: store, Logger: log})
+	app, err := handlers.New(handlers.Options{Config: cfg, Store: store, Logger: log, TokenKeys: signingKeys})
 	if err != nil {
 		return err
 	}
@@ -282,4 +290,45 @@ func janitor(ctx context.Context, store *models.Store, log *slog.Logger) {
 			}
 		}
 	}
+}
+
+// loadTokenKeys returns the service-token signing keys: the configured
+// files, or in dev mode the keys kept in DATA_DIR (generated on first
+// start, and rotated first when rotate is set). Outside dev mode without
+// key files, service tokens are off and it returns nil.
+func loadTokenKeys(cfg *config.Config, rotate bool, now time.Time, log *slog.Logger) (*tokenkeys.Set, error) {
+	switch {
+	case rotate && !cfg.Dev:
+		return nil, errors.New("-rotate-token-key is for dev mode; in production add the new key and certificate to TOKEN_KEY_FILES and TOKEN_CERT_FILES")
+	case rotate && len(cfg.Tokens.Keys) > 0:
+		return nil, errors.New("-rotate-token-key rotates the generated dev key, but TOKEN_KEY_FILES is set")
+	case len(cfg.Tokens.Keys) > 0:
+		keys, err := tokenkeys.Load(cfg.Tokens.Keys, now)
+		if err != nil {
+			return nil, fmt.Errorf("load token signing keys: %w", err)
+		}
+		return keys, nil
+	case !cfg.Dev:
+		log.Info("service tokens are off: set TOKEN_KEY_FILES and TOKEN_CERT_FILES to turn them on")
+		return nil, nil
+	}
+	if rotate {
+		k, err := tokenkeys.RotateDev(cfg.DataDir, now)
+		if err != nil {
+			return nil, err
+		}
+		log.Info("rotated the development token signing key", "kid", k.KID)
+	}
+	// A replaced key stays published while any token it signed may live.
+	keys, err := tokenkeys.LoadDev(cfg.DataDir, now, config.MaxTokenLifetime+bearer.MaxLeeway)
+	if err != nil {
+		return nil, err
+	}
+	signing, err := keys.Signing(now)
+	if err != nil {
+		return nil, err
+	}
+	log.Warn("using the development token signing key kept in DATA_DIR; set TOKEN_KEY_FILES and TOKEN_CERT_FILES in production",
+		"kid", signing.KID, "alg", signing.Alg, "published_keys", len(keys.Keys()))
+	return keys, nil
 }

@@ -1,0 +1,149 @@
+// Command imageservice runs the demo image service: GET /image and GET
+// /image/metadata, each allowed only with a service token from the app
+// (POST /token) that grants that route. It knows only the app's JWK Set
+// URL, issuer and its own audience id; it never calls the app otherwise.
+//
+// Usage:
+//
+//	imageservice [-addr 127.0.0.1:8090] [-jwks-url http://localhost:8080/.well-known/jwks.json]
+//	             [-issuer http://localhost:8080] [-audience image-service]
+//
+// Each flag can also come from IMAGESERVICE_ADDR, IMAGESERVICE_JWKS_URL,
+// IMAGESERVICE_ISSUER and IMAGESERVICE_AUDIENCE.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"example.com/twitterlogin/handlers/bearer"
+	"example.com/twitterlogin/handlers/imageservice"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "imageservice:", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+// options are the validated settings.
+type options struct {
+	addr        string
+	allowRemote bool
+	jwksURL     string
+	issuer      string
+	audience    string
+}
+
+// parseOptions reads flags, with defaults from the environment, and
+// returns every problem at once.
+func parseOptions(args []string, getenv func(string) string, out io.Writer) (options, error) {
+	env := func(key, def string) string {
+		if v := getenv(key); v != "" {
+			return v
+		}
+		return def
+	}
+	var o options
+	fs := flag.NewFlagSet("imageservice", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&o.addr, "addr", env("IMAGESERVICE_ADDR", "127.0.0.1:8090"), "listen address (loopback only unless -allow-remote)")
+	fs.BoolVar(&o.allowRemote, "allow-remote", false, "allow a non-loopback listen address")
+	fs.StringVar(&o.jwksURL, "jwks-url", env("IMAGESERVICE_JWKS_URL", "http://localhost:8080/.well-known/jwks.json"), "the app's JWK Set URL (https, or http on loopback)")
+	fs.StringVar(&o.issuer, "issuer", env("IMAGESERVICE_ISSUER", "http://localhost:8080"), "the issuer (iss) tokens must carry: the app's PUBLIC_URL")
+	fs.StringVar(&o.audience, "audience", env("IMAGESERVICE_AUDIENCE", imageservice.Audience), "this service's audience id (aud)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	var problems []error
+	if fs.NArg() > 0 {
+		problems = append(problems, fmt.Errorf("unexpected arguments: %q", fs.Args()))
+	}
+	host, _, err := net.SplitHostPort(o.addr)
+	switch {
+	case err != nil:
+		problems = append(problems, fmt.Errorf("-addr %q: %w", o.addr, err))
+	case !o.allowRemote && !isLoopback(host):
+		problems = append(problems, fmt.Errorf("-addr must be a loopback address (127.0.0.1, ::1 or localhost), but is %q; pass -allow-remote to override", o.addr))
+	}
+	if o.issuer == "" || o.audience == "" {
+		problems = append(problems, errors.New("-issuer and -audience must not be empty"))
+	}
+	return o, errors.Join(problems...)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// run serves the demo service until ctx ends, then shuts down gracefully.
+// It returns an error for bad flags or when serving fails.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	o, err := parseOptions(args, getenv, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("invalid flags: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(stdout, nil))
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the key refresh
+	keys, err := bearer.RemoteKeys(ctx, bearer.RemoteOptions{URL: o.jwksURL, Logger: log})
+	if err != nil {
+		return err
+	}
+	v, err := bearer.New(bearer.Options{Keys: keys, Issuer: o.issuer, Audience: o.audience})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           imageservice.New(v),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("imageservice: listening", "url", "http://"+ln.Addr().String(), "jwks_url", o.jwksURL, "issuer", o.issuer, "audience", o.audience)
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("imageservice: shutting down")
+	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelShutdown()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
