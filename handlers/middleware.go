@@ -162,13 +162,17 @@ func (s *Server) authenticate(c *gin.Context) (*session, error) {
 		return nil, fmt.Errorf("%w: %w", errUnauthenticated, err)
 	}
 	now := s.now()
-	if user, ok := s.cache.get(sid, now); ok && user.ID == uid {
-		return &session{User: user, ID: sid}, nil
-	}
 	// The shared lookup must not fail because the one request that started
 	// it went away, so it runs on a context of its own.
 	ctx := context.WithoutCancel(c.Request.Context())
-	v, err, _ := s.loads.Do(sid, func() (any, error) { return s.lookupSession(ctx, uid, sid, now) })
+	lookup := func() (any, error) { return s.lookupSession(ctx, uid, sid, now) }
+	if user, ok, refresh := s.cache.get(sid, now); ok && user.ID == uid {
+		if refresh {
+			s.loads.DoChan(sid, lookup) // in the background; this request goes on
+		}
+		return &session{User: user, ID: sid}, nil
+	}
+	v, err, _ := s.loads.Do(sid, lookup)
 	if err != nil {
 		return nil, err
 	}
@@ -182,6 +186,7 @@ func (s *Server) lookupSession(ctx context.Context, uid bson.ObjectID, sid strin
 	defer cancel()
 	sess, err := s.store.SessionByID(ctx, sid, now)
 	if errors.Is(err, models.ErrNotFound) {
+		s.cache.dropSession(sid)
 		return nil, fmt.Errorf("%w: session ended", errUnauthenticated)
 	} else if err != nil {
 		return nil, fmt.Errorf("load session: %w", err)
@@ -191,6 +196,7 @@ func (s *Server) lookupSession(ctx context.Context, uid bson.ObjectID, sid strin
 	}
 	user, err := s.store.UserByID(ctx, uid)
 	if errors.Is(err, models.ErrNotFound) {
+		s.cache.dropSession(sid)
 		return nil, fmt.Errorf("%w: user deleted", errUnauthenticated)
 	} else if err != nil {
 		return nil, fmt.Errorf("load user: %w", err)

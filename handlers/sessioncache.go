@@ -30,6 +30,9 @@ type cacheEntry struct {
 	user *models.User // shared and read-only
 	// until is the earlier of the session's expiry and the cache deadline.
 	until time.Time
+	// refreshAt is when a request should reload the entry in the
+	// background, so busy sessions never all miss at once.
+	refreshAt time.Time
 }
 
 // newSessionCache returns a cache holding at most max sessions for ttl
@@ -38,22 +41,24 @@ func newSessionCache(ttl time.Duration, max int) *sessionCache {
 	return &sessionCache{ttl: ttl, max: max, entries: make(map[string]cacheEntry)}
 }
 
-// get returns the user of session sid if it is cached and still live.
-func (c *sessionCache) get(sid string, now time.Time) (*models.User, bool) {
+// get returns the user of session sid if it is cached and still live, and
+// whether the entry is old enough to be reloaded in the background. An
+// entry is never served past its ttl, reloaded or not.
+func (c *sessionCache) get(sid string, now time.Time) (u *models.User, ok, refresh bool) {
 	if c.ttl <= 0 {
-		return nil, false
+		return nil, false, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[sid]
 	if !ok {
-		return nil, false
+		return nil, false, false
 	}
 	if !now.Before(e.until) {
 		delete(c.entries, sid)
-		return nil, false
+		return nil, false, false
 	}
-	return e.user, true
+	return e.user, true, !now.Before(e.refreshAt)
 }
 
 // put caches a live session loaded from the store.
@@ -70,7 +75,7 @@ func (c *sessionCache) put(sid string, u *models.User, sessionExpiry, now time.T
 	if len(c.entries) >= c.max {
 		c.evict(now)
 	}
-	c.entries[sid] = cacheEntry{user: u, until: until}
+	c.entries[sid] = cacheEntry{user: u, until: until, refreshAt: now.Add(c.ttl / 2)}
 }
 
 // evict drops expired entries, and if that frees too little, about half

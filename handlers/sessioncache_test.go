@@ -118,13 +118,16 @@ func TestSessionCacheBounds(t *testing.T) {
 	u := &userFixture
 	c.put("a", u, now.Add(time.Hour), now)
 	c.put("short", u, now.Add(time.Second), now)
-	if _, ok := c.get("a", now.Add(59*time.Second)); !ok {
-		t.Error("entry gone before its ttl")
+	if _, ok, refresh := c.get("a", now.Add(29*time.Second)); !ok || refresh {
+		t.Errorf("young entry: ok %v refresh %v, want true false", ok, refresh)
 	}
-	if _, ok := c.get("a", now.Add(time.Minute)); ok {
+	if _, ok, refresh := c.get("a", now.Add(59*time.Second)); !ok || !refresh {
+		t.Errorf("entry past half its ttl: ok %v refresh %v, want true true", ok, refresh)
+	}
+	if _, ok, _ := c.get("a", now.Add(time.Minute)); ok {
 		t.Error("entry served after its ttl")
 	}
-	if _, ok := c.get("short", now.Add(time.Second)); ok {
+	if _, ok, _ := c.get("short", now.Add(time.Second)); ok {
 		t.Error("entry served after its session expired")
 	}
 	for _, sid := range []string{"1", "2", "3", "4", "5", "6"} {
@@ -133,12 +136,12 @@ func TestSessionCacheBounds(t *testing.T) {
 	if n := len(c.entries); n > 4 {
 		t.Errorf("cache holds %d entries, max 4", n)
 	}
-	if _, ok := c.get("6", now); !ok {
+	if _, ok, _ := c.get("6", now); !ok {
 		t.Error("newest entry evicted")
 	}
 	off := newSessionCache(0, 4)
 	off.put("a", u, now.Add(time.Hour), now)
-	if _, ok := off.get("a", now); ok {
+	if _, ok, _ := off.get("a", now); ok {
 		t.Error("disabled cache served an entry")
 	}
 }
