@@ -17,7 +17,10 @@ type Session struct {
 	UserID    bson.ObjectID `bson:"user_id"`
 	CreatedAt time.Time     `bson:"created_at"`
 	ExpiresAt time.Time     `bson:"expires_at"`
-	UserAgent string        `bson:"user_agent,omitempty"`
+	// LastSeen is when the session was last used, to within
+	// [LastSeenGranularity]; zero until then.
+	LastSeen  time.Time `bson:"last_seen,omitempty"`
+	UserAgent string    `bson:"user_agent,omitempty"`
 }
 
 // CreateSession stores a new session. Its times are stored in UTC at
@@ -48,6 +51,7 @@ func (s *Store) SessionByID(ctx context.Context, id string, now time.Time) (*Ses
 	}
 	sess.CreatedAt = normTime(sess.CreatedAt)
 	sess.ExpiresAt = normTime(sess.ExpiresAt)
+	sess.LastSeen = normTime(sess.LastSeen)
 	if !sess.ExpiresAt.After(now) {
 		return nil, fmt.Errorf("session: expired: %w", ErrNotFound)
 	}

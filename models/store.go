@@ -58,6 +58,10 @@ type Options struct {
 	// DefaultRoles are the roles a user gets at their first sign-in (see
 	// [Store.UpsertTwitterUser]); nil gives none.
 	DefaultRoles []string
+
+	// SkipIndexes makes [Open] leave the indexes alone, for callers that
+	// must not write, such as a configuration check ([Store.CheckIndexes]).
+	SkipIndexes bool
 }
 
 // Store keeps users, sessions and records in one MongoDB database. It is
@@ -118,6 +122,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		_ = client.Disconnect(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("models: open: %w", err)
 	}
+	if opts.SkipIndexes {
+		return s, nil
+	}
 	if err := s.EnsureIndexes(ctx); err != nil {
 		_ = client.Disconnect(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("models: open: %w", err)
@@ -150,7 +157,9 @@ func (s *Store) Ping(ctx context.Context) error {
 //     where the server supports it; a server that answers NotImplemented
 //     (FerretDB) is logged at debug level and skipped, since expiry is
 //     checked in Go anyway and [Store.DeleteExpiredSessions] cleans up;
-//   - records: {owner_id: 1, created_at: -1}.
+//   - records: {owner_id: 1, created_at: -1};
+//   - events: {user_id: 1, at: -1}, and a TTL index on at where supported
+//     (see [EventTTL]).
 //
 // It is safe to call repeatedly. An existing index with the same keys but
 // different options makes it fail.
@@ -183,7 +192,7 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		s.log.DebugContext(ctx, "store has no TTL indexes; expired sessions stay until DeleteExpiredSessions",
 			slog.String("collection", sessionsCollection), slog.Any("error", err))
 	}
-	return nil
+	return s.ensureEventIndexes(ctx)
 }
 
 // isNotImplemented reports whether the server refused a command as not

@@ -39,6 +39,9 @@ type ProviderToken struct {
 	RefreshToken string `bson:"refresh_token,omitempty"`
 	// Expiry is when the access token expires; zero if it does not.
 	Expiry time.Time `bson:"expiry,omitempty"`
+	// Generation changes with every replacement of the token, so that a
+	// replacement can be made conditional ([Store.ReplaceProviderToken]).
+	Generation int64 `bson:"generation"`
 }
 
 // User is one person, identified by their Twitter id. There is exactly one
@@ -210,7 +213,8 @@ func (s *Store) ClearProviderToken(ctx context.Context, id bson.ObjectID) error 
 	return nil
 }
 
-// DeleteUser deletes the user together with their sessions and records.
+// DeleteUser deletes the user together with their sessions, records and
+// activity events.
 // Sessions go first, so access ends at once, and the user last, so a call
 // that fails half way can simply be repeated. Without transactions
 // (FerretDB has none) a session or record written concurrently with the
@@ -223,6 +227,9 @@ func (s *Store) DeleteUser(ctx context.Context, id bson.ObjectID) error {
 	}
 	if _, err := s.records.DeleteMany(ctx, bson.D{{Key: "owner_id", Value: id}}); err != nil {
 		return fmt.Errorf("delete user %s: records: %w", id.Hex(), storeError(err))
+	}
+	if _, err := s.events().DeleteMany(ctx, bson.D{{Key: "user_id", Value: id}}); err != nil {
+		return fmt.Errorf("delete user %s: events: %w", id.Hex(), storeError(err))
 	}
 	res, err := s.users.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
 	if err != nil {

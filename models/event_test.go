@@ -1,0 +1,83 @@
+package models_test
+
+import (
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"example.com/twitterlogin/models"
+)
+
+func TestEventsByUser(t *testing.T) {
+	t.Parallel()
+	s, db := newStore(t)
+	ctx := testContext(t)
+	alice, bob := bson.NewObjectID(), bson.NewObjectID()
+
+	record := func(ev models.Event) {
+		t.Helper()
+		if err := s.RecordEvent(ctx, ev); err != nil {
+			t.Fatalf("RecordEvent(%+v): %v", ev, err)
+		}
+	}
+	record(models.Event{UserID: alice, Kind: models.EventSignIn, Flow: "oauth2", At: t0, Client: "Firefox", IPPrefix: "192.0.2.0/24"})
+	record(models.Event{UserID: bob, Kind: models.EventSignIn, Flow: "oauth1", At: t0.Add(time.Hour)})
+	record(models.Event{UserID: alice, Kind: models.EventSignOut, At: t0.Add(time.Second)})
+	record(models.Event{UserID: alice, Kind: models.EventSessionEnded, At: t0.Add(time.Second), Detail: "logout"})
+
+	evs, err := s.EventsByUser(ctx, alice, 10)
+	if err != nil {
+		t.Fatalf("EventsByUser: %v", err)
+	}
+	var kinds []models.EventKind
+	for _, ev := range evs {
+		kinds = append(kinds, ev.Kind)
+		if ev.UserID != alice {
+			t.Errorf("event %+v is not alice's", ev)
+		}
+	}
+	want := []models.EventKind{models.EventSessionEnded, models.EventSignOut, models.EventSignIn}
+	if len(kinds) != len(want) {
+		t.Fatalf("kinds = %v, want %v", kinds, want)
+	}
+	for i := range want {
+		if kinds[i] != want[i] {
+			t.Fatalf("kinds = %v, want %v (newest first, ties by _id)", kinds, want)
+		}
+	}
+	if got := evs[2]; got.Flow != "oauth2" || got.Client != "Firefox" || got.IPPrefix != "192.0.2.0/24" ||
+		!got.At.Equal(t0.UTC().Truncate(time.Millisecond)) {
+		t.Errorf("sign-in event = %+v", got)
+	}
+	if evs, err := s.EventsByUser(ctx, alice, 0); err != nil || evs == nil || len(evs) != 0 {
+		t.Errorf("EventsByUser(limit 0) = %v, %v; want empty", evs, err)
+	}
+
+	t.Run("ErrMissingUserOrKind", func(t *testing.T) {
+		if err := s.RecordEvent(ctx, models.Event{Kind: models.EventSignIn}); err == nil {
+			t.Error("RecordEvent without a user succeeded")
+		}
+		if err := s.RecordEvent(ctx, models.Event{UserID: alice}); err == nil {
+			t.Error("RecordEvent without a kind succeeded")
+		}
+	})
+
+	t.Run("CappedPerUser", func(t *testing.T) {
+		carol := bson.NewObjectID()
+		for i := range models.MaxEventsPerUser + 5 {
+			record(models.Event{UserID: carol, Kind: models.EventTokenIssued, At: t0.Add(time.Duration(i) * time.Second), Detail: "n"})
+		}
+		if n := mustCount(t, db, "events", bson.D{{Key: "user_id", Value: carol}}); n != models.MaxEventsPerUser {
+			t.Errorf("carol has %d events, want %d", n, models.MaxEventsPerUser)
+		}
+		evs, err := s.EventsByUser(ctx, carol, 1)
+		if err != nil || len(evs) != 1 || !evs[0].At.Equal(t0.Add((models.MaxEventsPerUser+4)*time.Second).UTC().Truncate(time.Millisecond)) {
+			t.Errorf("newest of carol = %v, %v; want the last one recorded", evs, err)
+		}
+		// Other users keep theirs.
+		if n := mustCount(t, db, "events", bson.D{{Key: "user_id", Value: alice}}); n != 3 {
+			t.Errorf("alice has %d events, want 3", n)
+		}
+	})
+}
