@@ -42,6 +42,7 @@ type options struct {
 	addr        string
 	allowRemote bool
 	callbacks   []string
+	accessTTL   time.Duration
 }
 
 // callbackList is a repeatable -callback flag.
@@ -62,6 +63,7 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (opt
 	fs.SetOutput(out)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8081", "listen address (loopback only unless -allow-remote)")
 	fs.BoolVar(&o.allowRemote, "allow-remote", false, "allow a non-loopback listen address (never do this on a shared network)")
+	fs.DurationVar(&o.accessTTL, "access-token-lifetime", 0, "OAuth 2.0 access token lifetime (default X's 2h; e.g. 1m to watch an app refresh)")
 	fs.Var(&callbacks, "callback", "registered callback URL, exact match (repeatable; or DEV_TWITTER_CALLBACKS, comma-separated)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -110,7 +112,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return fmt.Errorf("invalid flags: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(stdout, nil))
-	p, err := devtwitter.New(devtwitter.Config{CallbackURLs: o.callbacks, Logger: logger})
+	p, err := devtwitter.New(devtwitter.Config{CallbackURLs: o.callbacks, Logger: logger, AccessTokenLifetime: o.accessTTL})
 	if err != nil {
 		return err
 	}

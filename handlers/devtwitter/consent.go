@@ -40,6 +40,7 @@ type consentPage struct {
 	Scopes   []string
 	Users    []User
 	Selected string
+	Faults   []string
 }
 
 const pageCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'"
@@ -53,7 +54,8 @@ body{font-family:system-ui,sans-serif;max-width:34rem;margin:0 auto;padding:1rem
 .banner{background:#ffd400;border:2px solid #0f1419;padding:.6rem;font-weight:bold;text-align:center;margin-bottom:1rem}
 button{font-size:1rem;padding:.5rem 1.2rem;border-radius:2rem;border:1px solid #0f1419;margin-right:.5rem;cursor:pointer}
 button.primary{background:#0f1419;color:#fff}
-select{font-size:1rem;padding:.3rem;margin:.5rem 0 1rem}
+select,input{font-size:1rem;padding:.3rem;margin:.5rem 0 1rem}
+fieldset{margin:0 0 1rem;border:1px solid #cfd9de}
 code{background:#eee;padding:0 .2rem}
 </style></head><body>
 <div class="banner" role="alert">Development Twitter provider — not the real Twitter</div>
@@ -69,6 +71,16 @@ code{background:#eee;padding:0 .2rem}
 <label for="user">Sign in as</label><br>
 <select id="user" name="user">{{range .Users}}
 <option value="{{.ID}}"{{if eq .ScreenName $.Selected}} selected{{end}}>{{.Name}} (@{{.ScreenName}}, id {{.ID}})</option>{{end}}
+</select><br>
+<fieldset><legend>…or type an account (a new id is added; a known id is updated)</legend>
+<label>Id <input name="id" inputmode="numeric" pattern="[1-9][0-9]{0,18}" placeholder="2001"></label><br>
+<label>Handle <input name="handle" maxlength="50" placeholder="bob"></label><br>
+<label>Name <input name="name" maxlength="100" placeholder="Bob Example"></label><br>
+<label>Avatar URL <input name="avatar" type="url" maxlength="2048" placeholder="https://…"></label>
+</fieldset>
+<label for="fault">Misbehave for this sign-in</label><br>
+<select id="fault" name="fault"><option value="">no: behave like Twitter</option>{{range .Faults}}
+<option value="{{.}}">{{.}}</option>{{end}}
 </select><br>
 <button class="primary" type="submit" name="action" value="approve">Authorize</button>
 <button type="submit" name="action" value="deny">Cancel</button>
@@ -132,7 +144,7 @@ func (p *Provider) renderPIN(w http.ResponseWriter, pin string) {
 // showConsent stores c under a fresh id and renders the consent page.
 func (p *Provider) showConsent(w http.ResponseWriter, r *http.Request, c *consent) {
 	id := newToken()
-	page := consentPage{ID: id, Selected: c.screenName}
+	page := consentPage{ID: id, Selected: c.screenName, Faults: FaultModes()}
 	p.mu.Lock()
 	c.expires = p.now().Add(consentTTL)
 	p.consents[id] = c
@@ -179,12 +191,32 @@ func (p *Provider) handleConsent(w http.ResponseWriter, r *http.Request) {
 		p.renderError(w, http.StatusBadRequest, "This consent page has expired or was already answered. Go back to the app and sign in again.")
 		return
 	}
+	fault, err := parseFault(r.PostForm.Get("fault"))
+	if err != nil {
+		p.renderError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	user, err := p.accountFrom(r.PostForm)
+	if err != nil {
+		p.renderError(w, http.StatusBadRequest, "Invalid account: "+err.Error())
+		return
+	}
 	approve := action == "approve"
 	switch c.kind {
 	case kindOAuth1:
-		p.finishOAuth1(w, r, c.reqToken, r.PostForm.Get("user"), approve)
+		if fault != "" {
+			p.mu.Lock()
+			if rt := p.reqTokens[c.reqToken]; rt != nil {
+				rt.fault = fault
+			}
+			p.mu.Unlock()
+		}
+		p.finishOAuth1(w, r, c.reqToken, user, approve)
 	case kindOAuth2:
-		p.finishOAuth2(w, r, c.authz, r.PostForm.Get("user"), approve)
+		if fault != "" {
+			c.authz.fault = fault
+		}
+		p.finishOAuth2(w, r, c.authz, user, approve)
 	}
 }
 

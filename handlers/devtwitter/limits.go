@@ -2,6 +2,7 @@ package devtwitter
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -27,17 +28,33 @@ func (p *Provider) applyFault(w http.ResponseWriter, r *http.Request) bool {
 		case <-t.C:
 		}
 	}
-	if f.Status == 0 {
+	if f.Status == 0 && f.Body == "" && !f.Malformed {
 		return false
+	}
+	if f.Status == 0 {
+		f.Status = http.StatusOK
 	}
 	p.log.Info("devtwitter: injected fault", "path", r.URL.Path, "status", f.Status)
 	text := http.StatusText(f.Status)
-	switch {
-	case f.Status == http.StatusTooManyRequests:
-		h := w.Header()
-		h.Set("x-rate-limit-limit", fmt.Sprint(rateLimit))
-		h.Set("x-rate-limit-remaining", "0")
-		h.Set("x-rate-limit-reset", fmt.Sprint(p.now().Add(rateWindow).Unix()))
+	if f.Status == http.StatusTooManyRequests {
+		reset := f.RateLimitReset
+		if reset.IsZero() {
+			reset = p.now().Add(rateWindow)
+		}
+		setRateLimited(w, reset)
+	}
+	if f.Body != "" || f.Malformed {
+		body, ct := f.Body, "application/json; charset=utf-8"
+		if f.Malformed {
+			body = malformedJSON
+		}
+		if strings.HasPrefix(r.URL.Path, "/oauth/") && r.Method == http.MethodPost {
+			ct = "text/html; charset=utf-8" // X's type for its form answers
+		}
+		w.Header().Set("Content-Type", ct)
+		w.WriteHeader(f.Status)
+		_, _ = io.WriteString(w, body)
+		return true
 	}
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/2/oauth2/"):

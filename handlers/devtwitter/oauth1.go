@@ -48,6 +48,7 @@ type requestToken struct {
 	expires  time.Time
 	verifier string // set once the user approved
 	userID   string
+	fault    string // per-request misbehaviour, see FaultModes
 }
 
 // accessToken1 is an OAuth 1.0a token credential. It never expires.
@@ -55,6 +56,7 @@ type accessToken1 struct {
 	secret  string
 	userID  string
 	revoked bool
+	fault   string // per-request misbehaviour of the login that made it
 }
 
 type nonceKey struct{ consumer, timestamp, nonce string }
@@ -156,9 +158,17 @@ func (p *Provider) handleRequestToken(w http.ResponseWriter, r *http.Request) {
 func (p *Provider) handleOAuth1Authorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	token := q.Get("oauth_token")
+	fault, err := parseFault(q.Get("fault"))
+	if err != nil {
+		p.renderError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	p.mu.Lock()
 	rt := p.reqTokens[token]
 	valid := rt != nil && !p.now().After(rt.expires) && rt.verifier == ""
+	if valid && fault != "" {
+		rt.fault = fault
+	}
 	p.mu.Unlock()
 	if !valid {
 		p.reject("unknown, expired or used request token on " + r.URL.Path)
@@ -169,7 +179,12 @@ func (p *Provider) handleOAuth1Authorize(w http.ResponseWriter, r *http.Request)
 	case "":
 		p.showConsent(w, r, &consent{kind: kindOAuth1, reqToken: token, screenName: q.Get("screen_name")})
 	case "approve", "deny":
-		p.finishOAuth1(w, r, token, p.userOrFirst(q.Get("user")), auto == "approve")
+		id, err := p.accountFrom(q)
+		if err != nil {
+			p.renderError(w, http.StatusBadRequest, "Invalid account: "+err.Error())
+			return
+		}
+		p.finishOAuth1(w, r, token, p.userOrFirst(id), auto == "approve")
 	default:
 		p.renderError(w, http.StatusBadRequest, "auto must be approve or deny.")
 	}
@@ -186,7 +201,7 @@ func (p *Provider) finishOAuth1(w http.ResponseWriter, r *http.Request, token, u
 		return
 	}
 	cb := rt.callback
-	if !approve {
+	if !approve || rt.fault == FaultDeny {
 		delete(p.reqTokens, token)
 		p.stats.Denials++
 		p.mu.Unlock()
@@ -231,8 +246,15 @@ func (p *Provider) handleAccessToken(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	rt := p.reqTokens[token]
 	live := rt != nil && !p.now().After(rt.expires)
+	var fault string
+	if live {
+		fault = rt.fault
+	}
 	p.mu.Unlock()
-	if !live {
+	if p.exchangeFault(w, r, fault, true) {
+		return
+	}
+	if !live || fault == FaultExpiredCode || fault == FaultUsedCode {
 		p.failV1(w, errInvalidToken.because("unknown, expired or used request token"))
 		return
 	}
@@ -261,7 +283,7 @@ func (p *Provider) handleAccessToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	at, as := u.ID+"-"+newToken(), newToken()
-	p.access1[at] = &accessToken1{secret: as, userID: u.ID}
+	p.access1[at] = &accessToken1{secret: as, userID: u.ID, fault: rt.fault, revoked: rt.fault == FaultRevokedToken}
 	p.stats.AccessTokens++
 	p.mu.Unlock()
 	p.log.Info("devtwitter: oauth1 access token issued", "user_id", u.ID)
@@ -300,8 +322,17 @@ func (p *Provider) authenticateUser1(w http.ResponseWriter, r *http.Request) (st
 
 // handleVerifyCredentials returns the v1.1 user object of the caller.
 func (p *Provider) handleVerifyCredentials(w http.ResponseWriter, r *http.Request) {
-	_, u, ok := p.authenticateUser1(w, r)
+	token, u, ok := p.authenticateUser1(w, r)
 	if !ok {
+		return
+	}
+	p.mu.Lock()
+	var fault string
+	if at := p.access1[token]; at != nil {
+		fault = at.fault
+	}
+	p.mu.Unlock()
+	if p.identityFault(w, fault, true) {
 		return
 	}
 	if !p.rateHeaders(w, "v1:"+u.ID) {

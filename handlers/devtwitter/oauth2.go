@@ -30,6 +30,7 @@ type authorizeRequest struct {
 	scopes      []string
 	challenge   string
 	method      string // S256 or plain
+	fault       string // per-request misbehaviour, see FaultModes
 }
 
 // authCode is an issued authorization code.
@@ -56,6 +57,7 @@ type token2 struct {
 	grant   string
 	expires time.Time
 	revoked bool
+	fault   string // per-request misbehaviour of the login that minted it
 }
 
 func (t *token2) activeAt(now time.Time) bool { return !t.revoked && now.Before(t.expires) }
@@ -148,11 +150,21 @@ func (p *Provider) handleOAuth2Authorize(w http.ResponseWriter, r *http.Request)
 			return
 		}
 	}
+	var err error
+	if areq.fault, err = parseFault(q.Get("fault")); err != nil {
+		p.renderError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	switch auto := q.Get("auto"); auto {
 	case "":
 		p.showConsent(w, r, &consent{kind: kindOAuth2, authz: areq})
 	case "approve", "deny":
-		p.finishOAuth2(w, r, areq, p.userOrFirst(q.Get("user")), auto == "approve")
+		id, err := p.accountFrom(q)
+		if err != nil {
+			p.renderError(w, http.StatusBadRequest, "Invalid account: "+err.Error())
+			return
+		}
+		p.finishOAuth2(w, r, areq, p.userOrFirst(id), auto == "approve")
 	default:
 		p.renderError(w, http.StatusBadRequest, "auto must be approve or deny.")
 	}
@@ -160,7 +172,7 @@ func (p *Provider) handleOAuth2Authorize(w http.ResponseWriter, r *http.Request)
 
 // finishOAuth2 ends the browser step with a code or error=access_denied.
 func (p *Provider) finishOAuth2(w http.ResponseWriter, r *http.Request, areq *authorizeRequest, userID string, approve bool) {
-	if !approve {
+	if !approve || areq.fault == FaultDeny {
 		p.mu.Lock()
 		p.stats.Denials++
 		p.mu.Unlock()
@@ -255,7 +267,7 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	case "":
 		p.failToken(w, "invalid_request", "Missing required parameter [grant_type].")
 	case "authorization_code":
-		p.grantCode(w, f)
+		p.grantCode(w, r, f)
 	case "refresh_token":
 		p.grantRefresh(w, f)
 	default:
@@ -266,7 +278,7 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 // grantCode redeems an authorization code (RFC 6749 §4.1.3, RFC 7636 §4.6).
 // A code is single use: every attempt uses it up, and a second use revokes
 // the tokens minted from it (RFC 6749 §4.1.2).
-func (p *Provider) grantCode(w http.ResponseWriter, f url.Values) {
+func (p *Provider) grantCode(w http.ResponseWriter, r *http.Request, f url.Values) {
 	code, verifier := f.Get("code"), f.Get("code_verifier")
 	if code == "" {
 		p.failToken(w, "invalid_request", "Missing required parameter [code].")
@@ -277,17 +289,26 @@ func (p *Provider) grantCode(w http.ResponseWriter, f url.Values) {
 		return
 	}
 	p.mu.Lock()
+	var fault string
+	if c := p.codes[code]; c != nil {
+		fault = c.req.fault
+	}
+	p.mu.Unlock()
+	if p.exchangeFault(w, r, fault, false) {
+		return
+	}
+	p.mu.Lock()
 	now := p.now()
 	c := p.codes[code]
 	var desc string
 	switch {
 	case c == nil:
 		desc = descBadCode
-	case c.used:
+	case c.used || c.req.fault == FaultUsedCode:
 		n := p.revokeGrant(c.grant)
 		p.log.Warn("devtwitter: authorization code reused; tokens minted from it revoked", "revoked", n)
 		desc = descBadCode
-	case now.Sub(c.issued) > codeTTL:
+	case now.Sub(c.issued) > codeTTL || c.req.fault == FaultExpiredCode:
 		desc = descBadCode
 	case f.Get("redirect_uri") != c.req.redirectURI:
 		desc = descBadRedirect
@@ -302,7 +323,7 @@ func (p *Provider) grantCode(w http.ResponseWriter, f url.Values) {
 		p.failToken(w, "invalid_request", desc)
 		return
 	}
-	resp := p.mint(c.userID, c.req.scopes, c.grant)
+	resp := p.mint(c.userID, c.req.scopes, c.grant, c.req.fault)
 	p.mu.Unlock()
 	p.log.Info("devtwitter: oauth2 tokens issued", "user_id", c.userID, "grant", "authorization_code")
 	writeJSON(w, http.StatusOK, resp)
@@ -323,20 +344,21 @@ func (p *Provider) grantRefresh(w http.ResponseWriter, f url.Values) {
 		return
 	}
 	t.revoked = true // rotation: the old refresh token stops working
-	resp := p.mint(t.userID, t.scopes, t.grant)
+	resp := p.mint(t.userID, t.scopes, t.grant, "")
 	p.stats.Refreshes++
 	p.mu.Unlock()
 	p.log.Info("devtwitter: oauth2 tokens issued", "user_id", t.userID, "grant", "refresh_token")
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// mint issues an access token, and a refresh token with offline.access.
-// The caller holds p.mu.
-func (p *Provider) mint(userID string, scopes []string, grant string) tokenResponse {
+// mint issues an access token, and a refresh token with offline.access;
+// fault is the per-request misbehaviour they carry. The caller holds p.mu.
+func (p *Provider) mint(userID string, scopes []string, grant, fault string) tokenResponse {
 	now := p.now()
-	resp := tokenResponse{TokenType: "bearer", ExpiresIn: int(accessTokenTTL / time.Second),
+	resp := tokenResponse{TokenType: "bearer", ExpiresIn: int(p.accessTTL / time.Second),
 		AccessToken: newToken(), Scope: strings.Join(scopes, " ")}
-	p.tokens2[resp.AccessToken] = &token2{kind: kindAccess, userID: userID, scopes: scopes, grant: grant, expires: now.Add(accessTokenTTL)}
+	p.tokens2[resp.AccessToken] = &token2{kind: kindAccess, userID: userID, scopes: scopes, grant: grant,
+		expires: now.Add(p.accessTTL), fault: fault, revoked: fault == FaultRevokedToken}
 	p.stats.TokensIssued++
 	if slices.Contains(scopes, "offline.access") {
 		resp.RefreshToken = newToken()

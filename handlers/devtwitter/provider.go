@@ -43,6 +43,8 @@ const (
 	maxBodyBytes    = 64 << 10
 	maxStateLen     = 500
 	gcInterval      = time.Minute
+	// defaultSlowDelay is longer than any sane client timeout.
+	defaultSlowDelay = 30 * time.Second
 )
 
 // User is an account of the fake X.
@@ -88,6 +90,13 @@ type Config struct {
 	// Logger receives events (never tokens, secrets, verifiers or codes);
 	// it defaults to a logger that discards everything.
 	Logger *slog.Logger
+	// AccessTokenLifetime is the lifetime of OAuth 2.0 access tokens; it
+	// defaults to X's 2 hours. Set a short one (at least a second) to see
+	// an app refresh tokens.
+	AccessTokenLifetime time.Duration
+	// SlowDelay is how long the per-request "slow" misbehaviour holds a
+	// token exchange back (see [FaultModes]); it defaults to 30 seconds.
+	SlowDelay time.Duration
 }
 
 // Fault is an injected failure for one URL path, see [Provider.SetFault].
@@ -98,6 +107,18 @@ type Fault struct {
 	// Delay holds the response back this long (before Status applies). The
 	// wait ends early, without a response, when the request context ends.
 	Delay time.Duration
+	// Body, when not empty, is sent verbatim instead of the endpoint's own
+	// answer, with Status (200 when Status is 0): form-encoded content type
+	// on POST /oauth/*, JSON elsewhere. For example
+	// "oauth_token=t&oauth_token_secret=s&oauth_callback_confirmed=false"
+	// on /oauth/request_token.
+	Body string
+	// Malformed answers with Status (200 when Status is 0) and a body that
+	// is cut off in the middle of a JSON object.
+	Malformed bool
+	// RateLimitReset is the x-rate-limit-reset sent with a 429; zero means
+	// the end of a 15-minute window starting now.
+	RateLimitReset time.Time
 }
 
 // Stats counts what the provider did since it was created.
@@ -125,6 +146,8 @@ type Provider struct {
 	mux                         *http.ServeMux
 	pages                       *template.Template
 	csrf                        *http.CrossOriginProtection
+	accessTTL                   time.Duration
+	slowDelay                   time.Duration
 
 	mu         sync.Mutex
 	callbacks  map[string]bool
@@ -163,6 +186,14 @@ func New(cfg Config) (*Provider, error) {
 		codes:          map[string]*authCode{},
 		tokens2:        map[string]*token2{},
 		rateLimits:     map[string]*rateCounter{},
+		accessTTL:      cfg.AccessTokenLifetime,
+		slowDelay:      cfg.SlowDelay,
+	}
+	if p.accessTTL == 0 {
+		p.accessTTL = accessTokenTTL
+	}
+	if p.slowDelay <= 0 {
+		p.slowDelay = defaultSlowDelay
 	}
 	if p.now == nil {
 		p.now = time.Now
@@ -171,6 +202,9 @@ func New(cfg Config) (*Provider, error) {
 		p.log = slog.New(slog.DiscardHandler)
 	}
 	var problems []error
+	if p.accessTTL < time.Second {
+		problems = append(problems, fmt.Errorf("AccessTokenLifetime must be at least 1s, but is %s", p.accessTTL))
+	}
 	if len(cfg.CallbackURLs) == 0 {
 		problems = append(problems, errors.New("CallbackURLs is required (the app's OAuth callback URLs, exact match)"))
 	}
@@ -408,6 +442,11 @@ func validateUser(u User) error {
 	}
 	if u.ScreenName == "" {
 		return fmt.Errorf("user %s: screen name is required", u.ID)
+	}
+	if u.AvatarURL != "" {
+		if a, err := url.Parse(u.AvatarURL); err != nil || (a.Scheme != "http" && a.Scheme != "https") || a.Host == "" {
+			return fmt.Errorf("user %s: avatar URL must be an absolute http(s) URL", u.ID)
+		}
 	}
 	return nil
 }

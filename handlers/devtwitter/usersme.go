@@ -25,6 +25,9 @@ func (p *Provider) handleUsersMe(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, problem{"Unauthorized", "about:blank", http.StatusUnauthorized, "Unauthorized"})
 		return
 	}
+	if p.identityFault(w, t.fault, false) {
+		return
+	}
 	if !slices.Contains(t.scopes, "users.read") || !slices.Contains(t.scopes, "tweet.read") {
 		p.reject("users/me: token lacks users.read and tweet.read")
 		writeJSON(w, http.StatusForbidden, problem{"Forbidden", "about:blank", http.StatusForbidden, "Forbidden"})
