@@ -50,8 +50,11 @@ type Config struct {
 	// SessionSecret signs session cookies and login-state cookies (separate
 	// keys are derived from it). Empty only in dev mode, where the server
 	// generates one and keeps it in DataDir.
-	SessionSecret   []byte
-	SessionLifetime time.Duration
+	SessionSecret []byte
+	// OldSessionSecrets still verify session cookies signed before a
+	// rotation (SESSION_SECRETS_OLD); only SessionSecret signs.
+	OldSessionSecrets [][]byte
+	SessionLifetime   time.Duration
 	// SessionCacheTTL is how long an instance trusts its memory that a
 	// session is live. Logout on the same instance takes effect at once;
 	// on another instance, at once where the store has change streams and
@@ -75,6 +78,16 @@ type Config struct {
 
 	// Tokens configures the service tokens issued at POST /token.
 	Tokens Tokens
+
+	// MetricsAddr is the separate listener for /metrics (METRICS_ADDR);
+	// empty: metrics are not served.
+	MetricsAddr string
+	// TrustedProxies are the addresses (IPs or CIDRs) whose
+	// X-Forwarded-For is believed; empty: client IPs come from the
+	// connection.
+	TrustedProxies []string
+	// RateLimits are the per-IP and per-user request limits.
+	RateLimits RateLimits
 }
 
 // Twitter holds the provider endpoints and app credentials.
@@ -91,6 +104,11 @@ type Twitter struct {
 	ClientSecret   string
 
 	Timeout time.Duration // every call to Twitter
+
+	// OfflineAccess (TWITTER_OFFLINE_ACCESS) adds the offline.access scope
+	// to OAuth 2.0 logins, so Twitter issues a refresh token that the app
+	// keeps and uses when the 2-hour access token has expired.
+	OfflineAccess bool
 }
 
 // CallbackURL returns the absolute callback URL registered at Twitter for flow.
@@ -190,14 +208,34 @@ func Load(getenv func(string) string, dev bool) (*Config, error) {
 		bad("TWITTER_TIMEOUT must be a duration between 1ms and 1m, but is %q", env("TWITTER_TIMEOUT", ""))
 	}
 
+	for i, old := range strings.Split(env("SESSION_SECRETS_OLD", ""), ",") {
+		old = strings.TrimSpace(old)
+		switch {
+		case old == "":
+		case len(old) < MinSecretLen:
+			bad("SESSION_SECRETS_OLD entry %d must be at least %d bytes, but is %d bytes", i+1, MinSecretLen, len(old))
+		case old == string(c.SessionSecret):
+			bad("SESSION_SECRETS_OLD entry %d is the same as SESSION_SECRET", i+1)
+		default:
+			c.OldSessionSecrets = append(c.OldSessionSecrets, []byte(old))
+		}
+	}
 	if n := len(c.SessionSecret); n > 0 && n < MinSecretLen {
 		bad("SESSION_SECRET must be at least %d bytes, but is %d bytes", MinSecretLen, n)
 	} else if n == 0 && !dev {
 		bad("SESSION_SECRET is required outside dev mode (at least %d random bytes, e.g. `openssl rand -base64 48`)", MinSecretLen)
 	}
 
+	switch v := env("TWITTER_OFFLINE_ACCESS", "false"); v {
+	case "true", "1":
+		c.Twitter.OfflineAccess = true
+	case "false", "0":
+	default:
+		bad("TWITTER_OFFLINE_ACCESS must be true or false, but is %q", v)
+	}
 	problems = append(problems, c.loadFlows(env)...)
 	problems = append(problems, c.loadTokens(env)...)
+	problems = append(problems, c.loadOps(env)...)
 
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -90,6 +90,8 @@ func TestRefusals(t *testing.T) {
 		{"no secret in production", false, prod(map[string]string{"SESSION_SECRET": ""}), "SESSION_SECRET is required"},
 		{"31-byte secret", false, prod(map[string]string{"SESSION_SECRET": secret[:31]}), "SESSION_SECRET must be at least 32 bytes, but is 31"},
 		{"short secret in dev too", true, map[string]string{"SESSION_SECRET": "short"}, "SESSION_SECRET must be at least 32"},
+		{"short old secret", false, prod(map[string]string{"SESSION_SECRETS_OLD": "short"}), "SESSION_SECRETS_OLD entry 1 must be at least 32 bytes"},
+		{"old secret equals the current", false, prod(map[string]string{"SESSION_SECRETS_OLD": secret}), "SESSION_SECRETS_OLD entry 1 is the same as SESSION_SECRET"},
 		{"no public URL", false, prod(map[string]string{"PUBLIC_URL": ""}), "PUBLIC_URL is required"},
 		{"http public URL in production", false, prod(map[string]string{"PUBLIC_URL": "http://login.example.com"}), "must use https"},
 		{"http public URL off loopback in dev", true, map[string]string{"PUBLIC_URL": "http://192.0.2.1:8080"}, "http only on localhost"},
