@@ -30,8 +30,9 @@ var decimalID = regexp.MustCompile(`^[0-9]{1,20}$`)
 // notices are the messages a redirect to / may ask the page to show. Only
 // these fixed texts can appear, so the query string cannot inject content.
 var notices = map[string]string{
-	"cancelled":  "Sign-in was cancelled. You are not signed in.",
-	"signed-out": "You are signed out.",
+	"cancelled":             "Sign-in was cancelled. You are not signed in.",
+	"signed-out":            "You are signed out.",
+	"signed-out-everywhere": "You are signed out on every device.",
 }
 
 // cancelLogin ends a login the user declined at Twitter: nothing is written.
@@ -47,7 +48,8 @@ func loginFailed(cause error) error {
 }
 
 // finishLogin stores the user and their Twitter credentials, starts a new
-// session and sends the browser home with a fresh session cookie.
+// session, records the sign-in and sends the browser, with a fresh session
+// cookie, back to the page the login started from (or home).
 func (s *Server) finishLogin(c *gin.Context, p models.TwitterProfile, tok models.ProviderToken) {
 	p, err := s.cleanProfile(p)
 	if err != nil {
@@ -84,7 +86,8 @@ func (s *Server) finishLogin(c *gin.Context, p models.TwitterProfile, tok models
 	}
 	s.setSessionCookie(c, token)
 	s.logger(c).Info("login", "flow", tok.Flow, "user_id", user.ID.Hex())
-	c.Redirect(http.StatusFound, "/")
+	s.recordEvent(c, user.ID, models.Event{Kind: models.EventSignIn, Flow: tok.Flow})
+	c.Redirect(http.StatusFound, returnToFrom(c.Request.Context()))
 }
 
 // cleanProfile checks what Twitter said about the user before it is stored.

@@ -29,6 +29,9 @@ func newOAuth1Config(cfg *config.Config, client *http.Client) *oauth1.Config {
 			AccessTokenURL:  cfg.Twitter.APIBase + "/oauth/access_token",
 		},
 		HTTPClient: client,
+		// Set here, not lazily by the library on first use: the config
+		// is shared by concurrent requests and revocations.
+		Noncer: oauth1.Base64Noncer{},
 	}
 }
 

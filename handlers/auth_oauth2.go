@@ -35,7 +35,7 @@ func newOAuth2Config(cfg *config.Config) *oauth2.Config {
 			AuthStyle: oauth2.AuthStyleInHeader,
 		},
 		RedirectURL: cfg.CallbackURL(config.OAuth2),
-		Scopes:      oauth2Scopes,
+		Scopes:      oauth2ScopesFor(cfg),
 	}
 }
 
@@ -99,12 +99,7 @@ func (s *Server) handleOAuth2Callback(c *gin.Context) {
 		s.fail(c, &providerError{step: "users/me", err: err})
 		return
 	}
-	s.finishLogin(c, profile, models.ProviderToken{
-		Flow:         string(config.OAuth2),
-		AccessToken:  tok.AccessToken,
-		RefreshToken: tok.RefreshToken,
-		Expiry:       tok.Expiry,
-	})
+	s.finishLogin(c, profile, s.oauth2ProviderToken(tok))
 }
 
 // usersMe asks Twitter's v2 API who owns accessToken.
@@ -140,7 +135,7 @@ func (s *Server) getJSON(client *http.Client, req *http.Request, v any) error {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, maxProviderBody))
-		return fmt.Errorf("%s %s: status %d", req.Method, req.URL.Path, resp.StatusCode)
+		return newAPIStatusError(req, resp)
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxProviderBody)).Decode(v); err != nil {
 		return fmt.Errorf("%s %s: decode: %w", req.Method, req.URL.Path, err)

@@ -59,6 +59,8 @@ func classify(err error) (int, string) {
 		return ae.status, ae.msg
 	case errors.Is(err, errUnauthenticated):
 		return http.StatusUnauthorized, "Please sign in."
+	case rateLimited(err) != nil:
+		return http.StatusServiceUnavailable, "Twitter is limiting requests right now. Please try again in a few minutes."
 	case errors.As(err, &pe):
 		if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
 			return http.StatusGatewayTimeout, "Twitter did not answer in time. Please try signing in again."
@@ -85,6 +87,9 @@ func isTimeout(err error) bool {
 // the client.
 func (s *Server) fail(c *gin.Context, err error) {
 	status, msg := classify(err)
+	if err != nil {
+		_ = c.Error(err) // for observers such as countLogin; never rendered
+	}
 	level := slog.LevelInfo
 	if status >= 500 {
 		level = slog.LevelError
@@ -96,6 +101,9 @@ func (s *Server) fail(c *gin.Context, err error) {
 	if c.Writer.Written() {
 		c.Abort()
 		return
+	}
+	if rl := rateLimited(err); rl != nil {
+		c.Header("Retry-After", retryAfter(rl.reset, s.now()))
 	}
 	if wantsJSON(c) {
 		c.Header("Cache-Control", "no-store")

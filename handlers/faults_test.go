@@ -32,7 +32,7 @@ func TestTwitterFaults(t *testing.T) {
 		{"oauth2 token endpoint 500", config.OAuth2, "/2/oauth2/token", devtwitter.Fault{Status: 500}, http.StatusBadGateway, false},
 		{"oauth2 token endpoint slow", config.OAuth2, "/2/oauth2/token", devtwitter.Fault{Delay: 3 * time.Second}, http.StatusGatewayTimeout, false},
 		{"oauth2 users/me 503", config.OAuth2, "/2/users/me", devtwitter.Fault{Status: 503}, http.StatusBadGateway, false},
-		{"oauth2 users/me 429", config.OAuth2, "/2/users/me", devtwitter.Fault{Status: 429}, http.StatusBadGateway, false},
+		{"oauth2 users/me 429", config.OAuth2, "/2/users/me", devtwitter.Fault{Status: 429}, http.StatusServiceUnavailable, false},
 		{"oauth2 users/me 401", config.OAuth2, "/2/users/me", devtwitter.Fault{Status: 401}, http.StatusBadGateway, false},
 		{"oauth2 users/me slow", config.OAuth2, "/2/users/me", devtwitter.Fault{Delay: 3 * time.Second}, http.StatusGatewayTimeout, false},
 		{"oauth1 request token 500", config.OAuth1, "/oauth/request_token", devtwitter.Fault{Status: 500}, http.StatusBadGateway, true},

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -56,6 +57,7 @@ type harnessOptions struct {
 	twitterTimeout string        // default 2s
 	env            map[string]string
 	routes         func(*gin.Engine) // extra routes, added before serving
+	storeTimeout   time.Duration     // default 2s
 	tokenKeys      *tokenkeys.Set    // service-token keys; nil: tokens off
 }
 
@@ -92,6 +94,10 @@ func newHarness(t testing.TB, opts harnessOptions) *harness {
 		"TWITTER_CONSUMER_KEY":    devtwitter.DevConsumerKey,
 		"TWITTER_CONSUMER_SECRET": devtwitter.DevConsumerSecret,
 		"TWITTER_TIMEOUT":         timeout,
+		// Tests log in many times from 127.0.0.1; ratelimit_test.go turns
+		// the limits on where it tests them.
+		"RATE_LIMIT_LOGIN":  "off",
+		"RATE_LIMIT_WRITES": "off",
 	}
 	for k, v := range opts.env {
 		env[k] = v
@@ -113,7 +119,7 @@ func newHarness(t testing.TB, opts harnessOptions) *harness {
 		Store:        h.store,
 		Logger:       slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:          h.clock.Now,
-		StoreTimeout: 2 * time.Second,
+		StoreTimeout: cmp.Or(opts.storeTimeout, 2*time.Second),
 		TokenKeys:    opts.tokenKeys,
 	})
 	if err != nil {

@@ -33,6 +33,7 @@ type loginState struct {
 	Verifier  string      `json:"v,omitempty"`  // OAuth 2.0 PKCE verifier
 	Token     string      `json:"t,omitempty"`  // OAuth 1.0a request token
 	Secret    string      `json:"ts,omitempty"` // OAuth 1.0a request token secret
+	Next      string      `json:"n,omitempty"`  // where to return after login; see safeReturnPath
 	ExpiresAt int64       `json:"e"`
 }
 
@@ -83,9 +84,14 @@ func newLoginAEAD(key []byte) (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
-// startLogin remembers ls in this browser for loginStateTTL.
+// startLogin remembers ls in this browser for loginStateTTL, together
+// with the page to return to after the login (?next=, if it is a safe
+// local path): it stays here, never travels through Twitter.
 func (s *Server) startLogin(c *gin.Context, ls loginState) error {
 	ls.ExpiresAt = s.now().Add(loginStateTTL).Unix()
+	if next := safeReturnPath(c.Query("next")); next != "/" {
+		ls.Next = next
+	}
 	v, err := s.sealLoginState(ls)
 	if err != nil {
 		return err
@@ -110,5 +116,7 @@ func (s *Server) takeLogin(c *gin.Context, flow config.Flow) (loginState, error)
 		// A response for one flow delivered to the other's callback (mix-up).
 		return ls, fmt.Errorf("%w: started %s, callback for %s", errNoLoginState, ls.Flow, flow)
 	}
+	// Checked again: the key may have changed since it was sealed.
+	c.Request = c.Request.WithContext(withReturnTo(c.Request.Context(), safeReturnPath(ls.Next)))
 	return ls, nil
 }

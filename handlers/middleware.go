@@ -201,6 +201,12 @@ func (s *Server) lookupSession(ctx context.Context, uid bson.ObjectID, sid strin
 	} else if err != nil {
 		return nil, fmt.Errorf("load user: %w", err)
 	}
+	if now.Sub(sess.LastSeen) >= models.LastSeenGranularity {
+		// At most once a minute per session: the sessions page shows it.
+		if err := s.store.TouchSession(ctx, sid, now); err != nil {
+			s.log.Warn("touch session", "err", err.Error())
+		}
+	}
 	s.cache.put(sid, user, sess.ExpiresAt, now)
 	return user, nil
 }

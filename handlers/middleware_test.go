@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +42,7 @@ func TestMiddlewareRefuses(t *testing.T) {
 		if typ != "" {
 			tok.Header["typ"] = typ
 		}
+		tok.Header["kid"] = h.srv.keys.sessionKID
 		s, err := tok.SignedString(k)
 		if err != nil {
 			t.Fatal(err)
@@ -92,6 +95,9 @@ func TestMiddlewareRefuses(t *testing.T) {
 		{"typ JWT", sign(jwt.SigningMethodHS256, key, good(), "JWT")},
 		{"typ at+jwt (a service token)", sign(jwt.SigningMethodHS256, key, good(), "at+jwt")},
 		{"no typ", sign(jwt.SigningMethodHS256, key, good(), "")},
+		{"unknown kid", withKID(t, sign(jwt.SigningMethodHS256, key, good(), sessionTyp), "not-a-key")},
+		{"kid as a path", withKID(t, sign(jwt.SigningMethodHS256, key, good(), sessionTyp), "../../etc/passwd")},
+		{"no kid", withKID(t, sign(jwt.SigningMethodHS256, key, good(), sessionTyp), "")},
 		{"expired", sign(jwt.SigningMethodHS256, key, with("exp", now.Add(-time.Minute).Unix()), sessionTyp)},
 		{"no exp", sign(jwt.SigningMethodHS256, key, with("exp", nil), sessionTyp)},
 		{"not yet valid", sign(jwt.SigningMethodHS256, key, with("nbf", now.Add(time.Minute).Unix()), sessionTyp)},
@@ -145,6 +151,27 @@ func TestMiddlewareRefuses(t *testing.T) {
 	})
 }
 
+// withKID re-signs nothing: it swaps the token's kid header (or drops it
+// when kid is ""), so the signature no longer matches the header either
+// way; the case checks that an unknown kid is refused before that.
+func withKID(t *testing.T, token, kid string) string {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	raw, _ := base64.RawURLEncoding.DecodeString(parts[0])
+	var hdr map[string]any
+	if err := json.Unmarshal(raw, &hdr); err != nil {
+		t.Fatal(err)
+	}
+	if kid == "" {
+		delete(hdr, "kid")
+	} else {
+		hdr["kid"] = kid
+	}
+	b, _ := json.Marshal(hdr)
+	parts[0] = base64.RawURLEncoding.EncodeToString(b)
+	return strings.Join(parts, ".")
+}
+
 // flip changes the base64url characters s so the signature no longer
 // matches.
 func flip(s string) string {
@@ -177,7 +204,55 @@ func TestHTMLUnauthorized(t *testing.T) {
 	b := h.browser()
 	r := b.postForm("/db", map[string][]string{"text": {"x"}, "csrf_token": {"x"}})
 	wantPage(t, r, http.StatusUnauthorized, "Please sign in.", `href="/"`)
-	// GET /logout signed out just goes home.
+	// GET /logout signed out is sent to sign in (and back).
 	r = b.get("/logout")
 	wantStatus(t, r, http.StatusFound)
+}
+
+// TestSessionSecretRotation: after SESSION_SECRET changes, cookies signed
+// with the old secret keep working while it is listed in
+// SESSION_SECRETS_OLD, new cookies use the new secret, and once the old
+// secret is dropped its cookies are refused.
+func TestSessionSecretRotation(t *testing.T) {
+	h := newHarness(t, harnessOptions{env: map[string]string{"SESSION_CACHE_TTL": "0s"}})
+	b := h.browser()
+	b.login("oauth2", "1001")
+	oldCookie := b.cookie(sessionCookie)
+
+	// Other instances (same store, URL and clock) with rotated secrets.
+	rotated := func(secret string, old ...string) *httptest.Server {
+		cfg := *h.cfg
+		cfg.SessionSecret, cfg.OldSessionSecrets = []byte(secret), nil
+		for _, o := range old {
+			cfg.OldSessionSecrets = append(cfg.OldSessionSecrets, []byte(o))
+		}
+		srv, err := New(Options{Config: &cfg, Store: h.store, Now: h.clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := httptest.NewServer(srv.Handler())
+		t.Cleanup(ts.Close)
+		return ts
+	}
+	const newSecret = "rotated-secret-0123456789-abcdefghijklmno"
+	during := rotated(newSecret, testSecret)
+	after := rotated(newSecret)
+
+	if got := getWithCookie(t, during.URL, "/me", oldCookie); got != http.StatusOK {
+		t.Errorf("old cookie while the old secret is listed: %d, want 200", got)
+	}
+	if got := getWithCookie(t, after.URL, "/me", oldCookie); got != http.StatusUnauthorized {
+		t.Errorf("old cookie once the old secret is dropped: %d, want 401", got)
+	}
+	if kidOf(t, oldCookie) == "" {
+		t.Error("session cookie has no kid")
+	}
+}
+
+func kidOf(t *testing.T, token string) string {
+	t.Helper()
+	raw, _ := base64.RawURLEncoding.DecodeString(strings.Split(token, ".")[0])
+	var hdr struct{ Kid string }
+	json.Unmarshal(raw, &hdr)
+	return hdr.Kid
 }

@@ -99,8 +99,9 @@ func (s *Server) handleLogoutPage(c *gin.Context) {
 }
 
 // handleLogout ends the session on the server (so a kept copy of the cookie
-// is refused from now on), removes the stored Twitter credentials, and
-// clears the cookie.
+// is refused from now on), removes the stored Twitter credentials, clears
+// the cookie, and then has the credentials revoked at Twitter in the
+// background (revoke.go).
 func (s *Server) handleLogout(c *gin.Context) {
 	sess := sessionFrom(c.Request.Context())
 	if sess != nil {
@@ -115,12 +116,15 @@ func (s *Server) handleLogout(c *gin.Context) {
 			return
 		}
 		s.cache.dropSession(sess.ID)
+		tok := s.providerTokenOf(ctx, sess.User)
 		if err := s.store.ClearProviderToken(ctx, sess.User.ID); err != nil {
 			s.fail(c, fmt.Errorf("clear provider token: %w", err))
 			return
 		}
 		s.cache.dropUser(sess.User.ID)
 		s.logger(c).Info("logout", "user_id", sess.User.ID.Hex())
+		// Twitter is told in the background; this response never waits.
+		s.afterLogout(c, sess.User.ID, tok, "logout")
 	}
 	s.clearSessionCookie(c)
 	c.Header("Cache-Control", "no-store")

@@ -32,15 +32,28 @@ import (
 
 // store is what the handlers need from the database.
 type store interface {
+	// Ping and CountLiveSessions serve /readyz and the active-sessions gauge.
+	Ping(ctx context.Context) error
+	CountLiveSessions(ctx context.Context, now time.Time) (int64, error)
 	UpsertTwitterUser(ctx context.Context, p models.TwitterProfile, tok models.ProviderToken, now time.Time) (*models.User, error)
 	UserByID(ctx context.Context, id bson.ObjectID) (*models.User, error)
 	ClearProviderToken(ctx context.Context, id bson.ObjectID) error
+	ReplaceProviderToken(ctx context.Context, id bson.ObjectID, oldGeneration int64, tok models.ProviderToken) (bool, error)
+	ClearProviderTokenGeneration(ctx context.Context, id bson.ObjectID, generation int64) (bool, error)
+	ClaimTokenRefresh(ctx context.Context, id bson.ObjectID, generation int64, until, now time.Time) (bool, error)
+	ReleaseTokenRefresh(ctx context.Context, id bson.ObjectID, generation int64) error
 	CreateSession(ctx context.Context, sess models.Session) error
 	SessionByID(ctx context.Context, id string, now time.Time) (*models.Session, error)
 	DeleteSession(ctx context.Context, id string) error
 	InsertRecord(ctx context.Context, owner bson.ObjectID, text string, now time.Time) (*models.Record, error)
 	RecordsByOwner(ctx context.Context, owner bson.ObjectID, limit int) ([]models.Record, error)
 	WatchChanges(ctx context.Context, ready func(), fn func(models.Change)) error
+	RecordEvent(ctx context.Context, ev models.Event) error
+	EventsByUser(ctx context.Context, user bson.ObjectID, limit int) ([]models.Event, error)
+	SessionsByUser(ctx context.Context, userID bson.ObjectID, now time.Time) ([]models.Session, error)
+	TouchSession(ctx context.Context, id string, now time.Time) error
+	DeleteUserSession(ctx context.Context, userID bson.ObjectID, id string) (bool, error)
+	DeleteUserSessions(ctx context.Context, userID bson.ObjectID) (int64, error)
 }
 
 var _ store = (*models.Store)(nil)
@@ -92,6 +105,16 @@ type Server struct {
 	// loads merges concurrent store lookups of one session (a page and its
 	// stylesheet, a burst of API calls) into one.
 	loads singleflight.Group
+
+	// revoker revokes Twitter credentials after logout (revoke.go).
+	revoker *revoker
+	// refreshes merges concurrent refreshes of one user's Twitter token
+	// into one (see twitter_token.go).
+	refreshes singleflight.Group
+
+	metrics    *metrics // private registry; served by MetricsHandler
+	loginLimit *limiter // per client IP on /auth/*; nil: off
+	writeLimit *limiter // per user on POST /db and POST /token; nil: off
 }
 
 // maxCachedSessions bounds the session cache's memory (about 1 KiB each).
@@ -109,13 +132,16 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{
 		cfg:          cfg,
-		store:        opts.Store,
+		metrics:      newMetrics(),
 		log:          opts.Logger,
 		now:          opts.Now,
 		httpClient:   opts.HTTPClient,
 		storeTimeout: opts.StoreTimeout,
 		issuer:       cfg.PublicURL.String(),
+		loginLimit:   newLimiter(cfg.RateLimits.Login, maxLimiterKeys),
+		writeLimit:   newLimiter(cfg.RateLimits.Writes, maxLimiterKeys),
 	}
+	s.store = timedStore{store: opts.Store, calls: s.metrics.storeCalls}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -132,7 +158,7 @@ func New(opts Options) (*Server, error) {
 		s.storeTimeout = 5 * time.Second
 	}
 	var err error
-	if s.keys, err = deriveKeys(cfg.SessionSecret); err != nil {
+	if s.keys, err = deriveKeys(cfg.SessionSecret, cfg.OldSessionSecrets...); err != nil {
 		return nil, fmt.Errorf("handlers: derive keys: %w", err)
 	}
 	if s.stateAEAD, err = newLoginAEAD(s.keys.loginState); err != nil {
@@ -150,6 +176,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.cache = newSessionCache(cfg.SessionCacheTTL, maxCachedSessions)
 	s.engine = s.routes()
+	s.startRevoker()
 	return s, nil
 }
 
@@ -172,33 +199,45 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) routes() *gin.Engine {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	// Client IPs come from the connection unless a proxy is configured.
-	r.SetTrustedProxies(nil)
-	r.Use(s.requestID, s.accessLog, s.recovery, s.securityHeaders)
+	// Client IPs come from the connection unless it is a configured proxy
+	// (TRUSTED_PROXIES), whose X-Forwarded-For is then believed.
+	r.RemoteIPHeaders = []string{"X-Forwarded-For"}
+	if err := r.SetTrustedProxies(s.cfg.TrustedProxies); err != nil {
+		// config.Load validated the list; never keep gin's trust-all default.
+		s.log.Error("TRUSTED_PROXIES refused; trusting no proxy", "err", err.Error())
+		_ = r.SetTrustedProxies(nil)
+	}
+	r.Use(s.observe, s.requestID, s.accessLog, s.recovery, s.securityHeaders)
+	s.healthRoutes(r)
 
 	r.StaticFS("/static", http.FS(static.FS))
 	r.NoRoute(func(c *gin.Context) { s.fail(c, failure(http.StatusNotFound, "Page not found.", nil)) })
 	r.NoMethod(func(c *gin.Context) { s.fail(c, failure(http.StatusMethodNotAllowed, "Method not allowed.", nil)) })
 
 	r.GET("/", s.loadSession, s.handleIndex)
-	r.GET("/logout", s.loadSession, s.handleLogoutPage)
+	r.GET("/logout", s.loadSession, s.requirePageUser, s.handleLogoutPage)
+	r.GET("/activity", s.loadSession, s.requirePageUser, s.handleActivity)
 	r.POST("/logout", s.limitBody(formBodyLimit), s.loadSession, s.handleLogout)
 
 	auth := r.Group("/auth")
 	if s.cfg.HasFlow(config.OAuth2) {
-		auth.GET("/oauth2/login", s.handleOAuth2Login)
-		auth.GET("/oauth2/callback", s.noReferrer, s.handleOAuth2Callback)
+		auth.GET("/oauth2/login", s.limitLogin, s.handleOAuth2Login)
+		auth.GET("/oauth2/callback", s.countLogin(config.OAuth2), s.limitLogin, s.noReferrer, s.noteFailedCallback, s.handleOAuth2Callback)
 	}
 	if s.cfg.HasFlow(config.OAuth1) {
-		auth.GET("/oauth1/login", s.handleOAuth1Login)
-		auth.GET("/oauth1/callback", s.noReferrer, s.handleOAuth1Callback)
+		auth.GET("/oauth1/login", s.limitLogin, s.handleOAuth1Login)
+		auth.GET("/oauth1/callback", s.countLogin(config.OAuth1), s.limitLogin, s.noReferrer, s.noteFailedCallback, s.handleOAuth1Callback)
 	}
 
+	r.GET("/sessions", s.loadSession, s.requirePageUser, s.handleSessions)
+	r.POST("/sessions/end", s.limitBody(formBodyLimit), s.loadSession, s.requireUser, s.handleEndSession)
+	r.POST("/sessions/end-all", s.limitBody(formBodyLimit), s.loadSession, s.requireUser, s.handleEndAllSessions)
 	r.GET("/me", jsonAPI, s.loadSession, s.requireUser, s.handleMe)
+	r.GET("/twitter/me", jsonAPI, s.loadSession, s.requireUser, s.handleTwitterMe)
 	s.tokenRoutes(r)
 	db := r.Group("/db", jsonAPI, s.loadCaller, s.requireUser)
 	db.GET("", s.handleDBList)
-	db.POST("", s.limitBody(dbBodyLimit), s.handleDBPost)
+	db.POST("", s.limitWrites, s.limitBody(dbBodyLimit), s.handleDBPost)
 	return r
 }
 

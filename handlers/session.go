@@ -32,25 +32,44 @@ const (
 // keys are the per-purpose keys derived from the configured secret, so that
 // one secret never signs two kinds of thing.
 type keys struct {
-	session    []byte // HS256 key for session JWTs
+	session    []byte // HS256 key for session JWTs, from the current secret
+	sessionKID string // its kid
+	// verify holds the session keys of the current and the old secrets by
+	// kid: tokens signed before a rotation stay valid until they expire.
+	verify     map[string][]byte
 	loginState []byte // AES-256-GCM key for the login-state cookie
 	csrf       []byte // HMAC key for form tokens
 }
 
-func deriveKeys(secret []byte) (keys, error) {
-	derive := func(purpose string) ([]byte, error) {
+func deriveKeys(secret []byte, old ...[]byte) (keys, error) {
+	derive := func(secret []byte, purpose string) ([]byte, error) {
 		return hkdf.Key(sha256.New, secret, nil, "twitterlogin "+purpose+" v1", 32)
 	}
-	var k keys
+	k := keys{verify: map[string][]byte{}}
 	var err error
-	if k.session, err = derive("session-jwt"); err != nil {
+	for i, sec := range append([][]byte{secret}, old...) {
+		key, err := derive(sec, "session-jwt")
+		if err != nil {
+			return k, err
+		}
+		kid := sessionKeyID(key)
+		if i == 0 {
+			k.session, k.sessionKID = key, kid
+		}
+		k.verify[kid] = key
+	}
+	if k.loginState, err = derive(secret, "login-state"); err != nil {
 		return k, err
 	}
-	if k.loginState, err = derive("login-state"); err != nil {
-		return k, err
-	}
-	k.csrf, err = derive("csrf")
+	k.csrf, err = derive(secret, "csrf")
 	return k, err
+}
+
+// sessionKeyID names a session key without revealing it: the first 9
+// bytes of its SHA-256, base64url.
+func sessionKeyID(key []byte) string {
+	sum := sha256.Sum256(key)
+	return base64.RawURLEncoding.EncodeToString(sum[:9])
 }
 
 // sessionClaims are the claims of a session token: who (sub), which
@@ -77,6 +96,7 @@ func (s *Server) issueSessionToken(user bson.ObjectID, sid string, now time.Time
 	}
 	t := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
 	t.Header["typ"] = sessionTyp
+	t.Header["kid"] = s.keys.sessionKID
 	signed, err := t.SignedString(s.keys.session)
 	if err != nil {
 		return "", fmt.Errorf("sign session token: %w", err)
@@ -100,7 +120,13 @@ func (s *Server) verifySessionToken(raw string) (bson.ObjectID, string, error) {
 		if typ, _ := t.Header["typ"].(string); typ != sessionTyp {
 			return nil, fmt.Errorf("unexpected typ %q", typ)
 		}
-		return s.keys.session, nil
+		// kid only selects among our own keys; an unknown one is refused.
+		kid, _ := t.Header["kid"].(string)
+		key, ok := s.keys.verify[kid]
+		if !ok {
+			return nil, fmt.Errorf("unknown kid %q", kid)
+		}
+		return key, nil
 	})
 	if err != nil {
 		return bson.ObjectID{}, "", fmt.Errorf("%w: %w", errBadToken, err)

@@ -117,6 +117,7 @@ func (s *Server) handleToken(c *gin.Context) {
 	}
 	s.logger(c).Info("service token issued", "user_id", user.ID.Hex(), "audience", req.Audience,
 		"access", req.Access, "jti", claims.ID, "kid", key.KID)
+	s.recordEvent(c, user.ID, models.Event{Kind: models.EventTokenIssued, Detail: truncate(req.Audience+" "+strings.Join(req.Access, " "), 200)})
 	c.Header("Cache-Control", "no-store")
 	c.Header("Pragma", "no-cache")
 	c.JSON(http.StatusOK, tokenResponse{
@@ -216,7 +217,7 @@ func (s *Server) tokenRoutes(r *gin.Engine) {
 	if s.tokenKeys == nil {
 		return
 	}
-	r.POST("/token", jsonAPI, s.limitBody(tokenBodyLimit), s.loadSession, s.requireUser, s.handleToken)
+	r.POST("/token", jsonAPI, s.limitBody(tokenBodyLimit), s.loadSession, s.requireUser, s.limitWrites, s.handleToken)
 	r.GET("/.well-known/jwks.json", s.handleJWKS)
 	r.GET("/.well-known/token-cert.pem", s.handleTokenCert)
 }

@@ -168,49 +168,20 @@ func TestBrowser(t *testing.T) {
 	})
 }
 
-// startDevServer runs the program as `server -dev` on a free loopback port
-// with its data in a temporary folder, and returns its base URL. It stops
-// the server when the test ends.
+// startDevServer runs the program as `server -dev` and returns its base
+// URL. It stops the server when the test ends.
 func startDevServer(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	addr := freeAddr(t)
-	base := "http://" + addr
-	env := map[string]string{
-		"ADDR":       addr,
-		"PUBLIC_URL": base,
-		"DATA_DIR":   filepath.Join(dir, "data"),
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"-dev"}, func(k string) string { return env[k] }, &stdout, &stderr) }()
+	d := startDev(t)
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("run did not return after cancel")
+		if err := d.stop(); err != nil {
+			t.Errorf("run: %v", err)
 		}
 		if t.Failed() {
-			t.Logf("server log:\n%s", stderr.String())
+			t.Logf("server log:\n%s", d.stderr.String())
 		}
 	})
-
-	deadline := time.After(60 * time.Second)
-	for !strings.Contains(stdout.String(), "Open "+base) {
-		select {
-		case err := <-done:
-			t.Fatalf("run returned early: %v\n%s", err, stderr.String())
-		case <-deadline:
-			t.Fatalf("server did not start:\n%s", stderr.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	return base
+	return d.base
 }
 
 // screenshotDir is BROWSER_SCREENSHOTS, or a new temporary folder that is

@@ -59,11 +59,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	flags.SetOutput(stderr)
 	dev := flags.Bool("dev", false, "development mode: embedded store, dev Twitter provider when no keys are set, loopback-only defaults")
 	rotate := flags.Bool("rotate-token-key", false, "dev mode: make a new service-token signing key in DATA_DIR before starting; the old one stays published until its tokens have expired")
+	check := flags.Bool("check", false, "check the configuration (secrets, URLs, store and indexes, Twitter keys), print one line per check and exit non-zero on any failure")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
 	if flags.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %q", flags.Args())
+	}
+	if *check {
+		return checkConfig(ctx, getenv, *dev, stdout)
 	}
 
 	cfg, err := config.Load(getenv, *dev)
@@ -131,6 +135,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	stopMetrics, err := serveMetrics(ctx, cfg, app, log)
+	if err != nil {
+		return err
+	}
+	cleanups = append(cleanups, stopMetrics)
 	srv := &http.Server{
 		Handler:           app.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -157,8 +166,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	shutdownErr := srv.Shutdown(sctx)
+	// No logout can queue a Twitter revocation now; the queued ones get
+	// the rest of the shutdown time, while the store is still open.
+	if err := app.Close(sctx); err != nil {
+		log.Warn("shutdown", "err", err.Error())
+	}
+	if shutdownErr != nil {
+		return fmt.Errorf("shutdown: %w", shutdownErr)
 	}
 	return nil
 }

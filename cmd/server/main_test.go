@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -48,31 +49,8 @@ func (s *syncBuffer) String() string {
 // store, in-process dev provider), signs in through the dev provider's
 // consent step, saves a record, and shuts down cleanly.
 func TestDevModeEndToEnd(t *testing.T) {
-	dir := t.TempDir()
-	addr := freeAddr(t)
-	base := "http://" + addr
-	env := map[string]string{
-		"ADDR":       addr,
-		"PUBLIC_URL": base,
-		"DATA_DIR":   filepath.Join(dir, "data"),
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"-dev"}, func(k string) string { return env[k] }, &stdout, &stderr) }()
-
-	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(stdout.String(), "Open "+base) {
-		select {
-		case err := <-done:
-			t.Fatalf("run returned early: %v\n%s", err, stderr.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server did not start:\n%s", stderr.String())
-		}
-	}
+	dev := startDev(t)
+	base, dir := dev.base, dev.dir
 
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar, Timeout: 10 * time.Second}
@@ -127,17 +105,62 @@ func TestDevModeEndToEnd(t *testing.T) {
 		t.Errorf("dev session secret mode %v, want 0600", fi.Mode().Perm())
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not return after cancel")
+	if err := dev.stop(); err != nil {
+		t.Fatalf("run: %v", err)
 	}
-	if logs := stderr.String(); strings.Contains(logs, "panic") {
+	if logs := dev.stderr.String(); strings.Contains(logs, "panic") {
 		t.Errorf("logs:\n%s", logs)
+	}
+}
+
+// devServer is the program running in-process as `server -dev`.
+type devServer struct {
+	base, dir      string
+	stdout, stderr *syncBuffer
+	cancel         context.CancelFunc // what SIGINT/SIGTERM do in main
+	done           chan error
+}
+
+// startDev runs the program as `server -dev` on a free loopback port with
+// its data in a temporary folder, and waits until it serves.
+func startDev(t *testing.T) *devServer {
+	t.Helper()
+	d := &devServer{dir: t.TempDir(), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	addr := freeAddr(t)
+	d.base = "http://" + addr
+	env := map[string]string{
+		"ADDR":       addr,
+		"PUBLIC_URL": d.base,
+		"DATA_DIR":   filepath.Join(d.dir, "data"),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	d.cancel = cancel
+	t.Cleanup(cancel)
+	go func() {
+		d.done <- run(ctx, []string{"-dev"}, func(k string) string { return env[k] }, d.stdout, d.stderr)
+	}()
+
+	deadline := time.After(60 * time.Second)
+	for !strings.Contains(d.stdout.String(), "Open "+d.base) {
+		select {
+		case err := <-d.done:
+			t.Fatalf("run returned early: %v\n%s", err, d.stderr.String())
+		case <-deadline:
+			t.Fatalf("server did not start:\n%s", d.stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return d
+}
+
+// stop does what SIGTERM does and waits for run to return.
+func (d *devServer) stop() error {
+	d.cancel()
+	select {
+	case err := <-d.done:
+		return err
+	case <-time.After(30 * time.Second):
+		return errors.New("run did not return within 30s of the signal")
 	}
 }
 

@@ -1,0 +1,322 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dghubble/oauth1"
+	"github.com/gin-gonic/gin"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"example.com/twitterlogin/config"
+	"example.com/twitterlogin/models"
+)
+
+// Revocation at Twitter after logout (security.md S38) is best effort: the
+// local logout is already complete when it starts, so it runs in the
+// background, bounded in every direction.
+const (
+	// revokeQueueSize bounds the logouts waiting for their revocation;
+	// beyond it a revocation is dropped (and logged and recorded).
+	revokeQueueSize = 256
+	// revokeWorkers is how many revocations run at once.
+	revokeWorkers = 2
+	// revokeAttempts is how often one call to Twitter is tried.
+	revokeAttempts = 3
+	// revokeAttemptTimeout bounds each try.
+	revokeAttemptTimeout = 5 * time.Second
+	// revokeBackoff is the wait before the first retry; it doubles.
+	revokeBackoff = time.Second
+)
+
+// revocation is the Twitter credential of one logout.
+type revocation struct {
+	userID    bson.ObjectID
+	requestID string
+	token     models.ProviderToken
+	// client and ipPrefix of the logout, for the activity event.
+	client, ipPrefix string
+}
+
+// revoker runs revocations on a few workers fed by a bounded queue. Its
+// fields other than mu/closed are set before the workers start.
+type revoker struct {
+	queue          chan revocation
+	attempts       int
+	attemptTimeout time.Duration
+	backoff        time.Duration
+
+	ctx    context.Context // ends when Close gives up waiting
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	closed bool
+}
+
+// startRevoker starts the revocation workers; Close stops them.
+func (s *Server) startRevoker() {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &revoker{
+		queue:          make(chan revocation, revokeQueueSize),
+		attempts:       revokeAttempts,
+		attemptTimeout: revokeAttemptTimeout,
+		backoff:        revokeBackoff,
+		ctx:            ctx,
+		cancel:         cancel,
+	}
+	s.revoker = r
+	r.wg.Add(revokeWorkers)
+	for range revokeWorkers {
+		go func() {
+			defer r.wg.Done()
+			for job := range r.queue {
+				s.revoke(job)
+			}
+		}()
+	}
+}
+
+// Close stops taking revocations and waits until the queued ones are done
+// or ctx ends; then the rest are abandoned (and logged) and Close returns
+// ctx's error. Call it after the HTTP server has shut down, before the
+// store is closed. Closing twice is not an error.
+func (s *Server) Close(ctx context.Context) error {
+	r := s.revoker
+	r.mu.Lock()
+	if !r.closed {
+		r.closed = true
+		close(r.queue)
+	}
+	r.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		r.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		r.cancel()
+		<-done
+		return fmt.Errorf("handlers: close: pending Twitter revocations abandoned: %w", ctx.Err())
+	}
+}
+
+// revokeLater queues the revocation of tok at Twitter, if there is one to
+// revoke. It never waits: a full queue or a closed server drops the
+// revocation, which is logged and recorded as not attempted.
+func (s *Server) revokeLater(c *gin.Context, userID bson.ObjectID, tok *models.ProviderToken) {
+	if tok == nil || tok.AccessToken == "" {
+		return
+	}
+	job := revocation{
+		userID:    userID,
+		requestID: requestIDFrom(c.Request.Context()),
+		token:     *tok,
+		client:    browserFamily(c.Request.UserAgent()),
+		ipPrefix:  ipPrefix(c.ClientIP()),
+	}
+	r := s.revoker
+	r.mu.Lock()
+	queued := false
+	if !r.closed {
+		select {
+		case r.queue <- job:
+			queued = true
+		default:
+		}
+	}
+	r.mu.Unlock()
+	if !queued {
+		s.finishRevocation(context.WithoutCancel(c.Request.Context()), job, 0, errors.New("not attempted: revocation queue full or server shutting down"))
+	}
+}
+
+// revoke revokes one logout's credential: for OAuth 2.0 the refresh token
+// (if any) and the access token (RFC 7009), for OAuth 1.0a the access
+// token (invalidate_token). Each call is retried with backoff while
+// Twitter is unreachable or answers 429 or 5xx.
+func (s *Server) revoke(job revocation) {
+	if s.revoker.ctx.Err() != nil {
+		s.log.Warn("twitter revocation abandoned at shutdown", "request_id", job.requestID,
+			"user_id", job.userID.Hex(), "flow", job.token.Flow)
+		return
+	}
+	type call func(context.Context) (retry bool, err error)
+	var calls []call
+	tok := job.token
+	switch config.Flow(tok.Flow) {
+	case config.OAuth2:
+		if tok.RefreshToken != "" {
+			calls = append(calls, func(ctx context.Context) (bool, error) {
+				return s.revokeOAuth2(ctx, tok.RefreshToken, "refresh_token")
+			})
+		}
+		calls = append(calls, func(ctx context.Context) (bool, error) {
+			return s.revokeOAuth2(ctx, tok.AccessToken, "access_token")
+		})
+	case config.OAuth1:
+		calls = append(calls, func(ctx context.Context) (bool, error) {
+			return s.invalidateOAuth1(ctx, tok.AccessToken, tok.TokenSecret)
+		})
+	default:
+		s.finishRevocation(s.revoker.ctx, job, 0, fmt.Errorf("unknown flow %q", tok.Flow))
+		return
+	}
+	total := 0
+	for _, do := range calls {
+		n, err := s.retry(do)
+		total += n
+		if err != nil {
+			s.finishRevocation(s.revoker.ctx, job, total, err)
+			return
+		}
+	}
+	s.finishRevocation(s.revoker.ctx, job, total, nil)
+}
+
+// retry tries do up to r.attempts times, each within r.attemptTimeout,
+// and returns how many tries it took and the last error.
+func (s *Server) retry(do func(context.Context) (bool, error)) (int, error) {
+	r := s.revoker
+	wait := r.backoff
+	var err error
+	for n := 1; ; n++ {
+		ctx, cancel := context.WithTimeout(r.ctx, r.attemptTimeout)
+		var again bool
+		again, err = do(ctx)
+		cancel()
+		if err == nil || !again || n == r.attempts {
+			return n, err
+		}
+		// Up to half again, so that many logouts do not retry in step.
+		t := time.NewTimer(wait + rand.N(wait/2+1))
+		select {
+		case <-r.ctx.Done():
+			t.Stop()
+			return n, fmt.Errorf("%w (shutting down)", err)
+		case <-t.C:
+		}
+		wait *= 2
+	}
+}
+
+// finishRevocation logs the outcome of a revocation and records it as an
+// event of the user. Neither ever includes the token.
+func (s *Server) finishRevocation(ctx context.Context, job revocation, attempts int, err error) {
+	ev := models.Event{
+		UserID: job.userID, Kind: models.EventRevoke, Flow: job.token.Flow, At: s.now(),
+		Client: job.client, IPPrefix: job.ipPrefix, Detail: "ok",
+	}
+	log := s.log.With("request_id", job.requestID, "user_id", job.userID.Hex(), "flow", job.token.Flow, "attempts", attempts)
+	if err != nil {
+		ev.Detail = truncate(fmt.Sprintf("failed after %d attempts: %v", attempts, err), 200)
+		if attempts == 0 {
+			ev.Detail = truncate(err.Error(), 200)
+		}
+		log.Warn("twitter revocation failed", "err", err.Error())
+	} else {
+		log.Info("twitter revocation done")
+	}
+	// Recorded even when ctx was cancelled at shutdown: the store is open
+	// until after Close.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.storeTimeout)
+	defer cancel()
+	if err := s.store.RecordEvent(rctx, ev); err != nil {
+		log.Warn("record event", "kind", ev.Kind, "err", err.Error())
+	}
+}
+
+// revokeOAuth2 is POST /2/oauth2/revoke with Basic client authentication,
+// as for the token endpoint. Only 429, 5xx and network errors are worth
+// retrying.
+func (s *Server) revokeOAuth2(ctx context.Context, token, hint string) (bool, error) {
+	form := url.Values{"token": {token}, "token_type_hint": {hint}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.Twitter.APIBase+"/2/oauth2/revoke", strings.NewReader(form.Encode()))
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	// RFC 6749 §2.3.1: form-encoded, then Basic (as golang.org/x/oauth2).
+	req.SetBasicAuth(url.QueryEscape(s.cfg.Twitter.ClientID), url.QueryEscape(s.cfg.Twitter.ClientSecret))
+	resp, err := s.httpClient.Do(req)
+	if err != nil {
+		return true, fmt.Errorf("revoke %s: %w", hint, redactURLError(err))
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, maxProviderBody))
+	if resp.StatusCode == http.StatusOK {
+		return false, nil
+	}
+	return retryable(resp.StatusCode), fmt.Errorf("revoke %s: status %d", hint, resp.StatusCode)
+}
+
+// codeInvalidToken is Twitter's v1.1 error code for an invalidated or
+// expired token: invalidating it again means it is already dead.
+const codeInvalidToken = 89
+
+// invalidateOAuth1 is POST /1.1/oauth/invalidate_token, signed with the
+// token to invalidate.
+func (s *Server) invalidateOAuth1(ctx context.Context, token, secret string) (bool, error) {
+	client := s.oauth1.Client(context.WithValue(ctx, oauth1.HTTPClient, s.httpClient), oauth1.NewToken(token, secret))
+	client.CheckRedirect = s.httpClient.CheckRedirect
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.Twitter.APIBase+"/1.1/oauth/invalidate_token", nil)
+	if err != nil {
+		return false, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return true, fmt.Errorf("invalidate token: %w", redactURLError(err))
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxProviderBody))
+	if resp.StatusCode == http.StatusOK {
+		return false, nil
+	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		var e struct {
+			Errors []struct {
+				Code int `json:"code"`
+			} `json:"errors"`
+		}
+		if json.Unmarshal(body, &e) == nil && len(e.Errors) > 0 && e.Errors[0].Code == codeInvalidToken {
+			return false, nil
+		}
+	}
+	return retryable(resp.StatusCode), fmt.Errorf("invalidate token: status %d", resp.StatusCode)
+}
+
+func retryable(status int) bool {
+	return status == http.StatusTooManyRequests || status >= 500
+}
+
+// providerTokenOf returns the user's stored Twitter credential, read fresh
+// (another login may have replaced it since the session was cached), or
+// the session's copy if the store cannot say.
+func (s *Server) providerTokenOf(ctx context.Context, u *models.User) *models.ProviderToken {
+	fresh, err := s.store.UserByID(ctx, u.ID)
+	if err != nil {
+		return u.Token
+	}
+	return fresh.Token
+}
+
+// afterLogout records a logout (why: "logout", "log out everywhere") and
+// queues the revocation of the user's Twitter credential tok, read before
+// it was cleared; the local logout is complete already.
+func (s *Server) afterLogout(c *gin.Context, userID bson.ObjectID, tok *models.ProviderToken, why string) {
+	s.recordEvent(c, userID, models.Event{Kind: models.EventSignOut})
+	s.recordEvent(c, userID, models.Event{Kind: models.EventSessionEnded, Detail: why})
+	s.revokeLater(c, userID, tok)
+}

@@ -1,0 +1,135 @@
+package handlers
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"example.com/twitterlogin/models"
+)
+
+// sessionRow is one of the user's sessions as the sessions page shows it.
+// Handle names it in forms: a keyed hash, so the page never shows session
+// ids.
+type sessionRow struct {
+	Handle    string
+	Current   bool
+	Browser   string
+	CreatedAt time.Time
+	LastSeen  time.Time
+}
+
+type sessionsPage struct {
+	layout
+	Sessions []sessionRow
+}
+
+// sessionHandle is the public name of session sid in forms.
+func (s *Server) sessionHandle(sid string) string {
+	m := hmac.New(sha256.New, s.keys.csrf)
+	m.Write([]byte("session handle\x00" + sid))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+}
+
+// handleSessions lists the signed-in user's live sessions, each with a way
+// to end it, and a way to end them all.
+func (s *Server) handleSessions(c *gin.Context) {
+	sess := sessionFrom(c.Request.Context())
+	ctx, cancel := s.storeCtx(c)
+	defer cancel()
+	list, err := s.store.SessionsByUser(ctx, sess.User.ID, s.now())
+	if err != nil {
+		s.fail(c, fmt.Errorf("list sessions: %w", err))
+		return
+	}
+	page := sessionsPage{layout: s.layout(c, "Your sessions")}
+	for _, x := range list {
+		page.Sessions = append(page.Sessions, sessionRow{
+			Handle:    s.sessionHandle(x.ID),
+			Current:   x.ID == sess.ID,
+			Browser:   browserFamily(x.UserAgent),
+			CreatedAt: x.CreatedAt,
+			LastSeen:  x.LastSeen,
+		})
+	}
+	c.Header("Cache-Control", "no-store")
+	s.render(c, http.StatusOK, "sessions", page)
+}
+
+// handleEndSession ends one of the user's sessions, named by its handle.
+// Ending the current one signs this browser out.
+func (s *Server) handleEndSession(c *gin.Context) {
+	sess := sessionFrom(c.Request.Context())
+	if err := s.checkForm(c, sess, "session"); err != nil {
+		s.fail(c, err)
+		return
+	}
+	handle := c.Request.PostForm.Get("session")
+	ctx, cancel := s.storeCtx(c)
+	defer cancel()
+	list, err := s.store.SessionsByUser(ctx, sess.User.ID, s.now())
+	if err != nil {
+		s.fail(c, fmt.Errorf("list sessions: %w", err))
+		return
+	}
+	var sid string
+	for _, x := range list {
+		if hmac.Equal([]byte(s.sessionHandle(x.ID)), []byte(handle)) {
+			sid = x.ID
+		}
+	}
+	if sid == "" {
+		s.fail(c, failure(http.StatusNotFound, "That session has already ended.", nil))
+		return
+	}
+	if _, err := s.store.DeleteUserSession(ctx, sess.User.ID, sid); err != nil {
+		s.fail(c, fmt.Errorf("end session: %w", err))
+		return
+	}
+	s.cache.dropSession(sid)
+	s.logger(c).Info("session ended", "user_id", sess.User.ID.Hex(), "current", sid == sess.ID)
+	c.Header("Cache-Control", "no-store")
+	if sid == sess.ID {
+		s.clearSessionCookie(c)
+		c.Redirect(http.StatusSeeOther, "/?notice=signed-out")
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/sessions")
+}
+
+// handleEndAllSessions signs the user out everywhere: every session ends
+// and the stored Twitter credentials are removed, as at logout.
+func (s *Server) handleEndAllSessions(c *gin.Context) {
+	sess := sessionFrom(c.Request.Context())
+	if err := s.checkForm(c, sess); err != nil {
+		s.fail(c, err)
+		return
+	}
+	ctx, cancel := s.storeCtx(c)
+	defer cancel()
+	n, err := s.store.DeleteUserSessions(ctx, sess.User.ID)
+	if err != nil {
+		s.fail(c, fmt.Errorf("end all sessions: %w", err))
+		return
+	}
+	tok := s.providerTokenOf(ctx, sess.User) // for revocation at Twitter (revoke.go)
+	if err := s.store.ClearProviderToken(ctx, sess.User.ID); err != nil && !errorsIsNotFound(err) {
+		s.fail(c, fmt.Errorf("clear provider token: %w", err))
+		return
+	}
+	s.cache.dropUser(sess.User.ID)
+	s.logger(c).Info("signed out everywhere", "user_id", sess.User.ID.Hex(), "sessions", n)
+	s.afterLogout(c, sess.User.ID, tok, "log out everywhere")
+	s.clearSessionCookie(c)
+	c.Header("Cache-Control", "no-store")
+	c.Header("Clear-Site-Data", `"cache", "cookies"`)
+	c.Redirect(http.StatusSeeOther, "/?notice=signed-out-everywhere")
+}
+
+func errorsIsNotFound(err error) bool { return errors.Is(err, models.ErrNotFound) }
