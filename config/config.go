@@ -5,9 +5,11 @@
 package config
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -28,6 +30,14 @@ const MinSecretLen = 32
 // MaxSessionLifetime caps SESSION_LIFETIME: there is no silent renewal, so a
 // session lives exactly this long at most.
 const MaxSessionLifetime = 7 * 24 * time.Hour
+
+// NamedKey is a 32-byte key with the id stored beside what it encrypts.
+type NamedKey struct {
+	ID  string
+	Key []byte
+}
+
+var keyID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
 
 // MaxSessionCacheTTL caps SESSION_CACHE_TTL: it bounds how long another
 // instance may keep accepting a session that was logged out.
@@ -55,6 +65,14 @@ type Config struct {
 	// rotation (SESSION_SECRETS_OLD); only SessionSecret signs.
 	OldSessionSecrets [][]byte
 	SessionLifetime   time.Duration
+	// TokenEncryptionKeys encrypt Twitter's tokens at rest
+	// (TOKEN_ENCRYPTION_KEYS): the first encrypts, all decrypt. Required
+	// outside dev mode; dev mode generates one in DataDir.
+	TokenEncryptionKeys []NamedKey
+
+	// ShutdownDrain is how long a stopping instance keeps serving, with
+	// /readyz failing and keep-alives off, before it closes its listener.
+	ShutdownDrain time.Duration
 	// SessionCacheTTL is how long an instance trusts its memory that a
 	// session is live. Logout on the same instance takes effect at once;
 	// on another instance, at once where the store has change streams and
@@ -201,6 +219,13 @@ func Load(getenv func(string) string, dev bool) (*Config, error) {
 	if c.SessionLifetime, err = time.ParseDuration(env("SESSION_LIFETIME", "12h")); err != nil || c.SessionLifetime < time.Minute || c.SessionLifetime > MaxSessionLifetime {
 		bad("SESSION_LIFETIME must be a duration between 1m and %s, but is %q", MaxSessionLifetime, env("SESSION_LIFETIME", ""))
 	}
+	defDrain := "5s"
+	if dev {
+		defDrain = "250ms"
+	}
+	if c.ShutdownDrain, err = time.ParseDuration(env("SHUTDOWN_DRAIN", defDrain)); err != nil || c.ShutdownDrain < 0 || c.ShutdownDrain > time.Minute {
+		bad("SHUTDOWN_DRAIN must be a duration between 0s and 1m, but is %q", env("SHUTDOWN_DRAIN", ""))
+	}
 	if c.SessionCacheTTL, err = time.ParseDuration(env("SESSION_CACHE_TTL", "5s")); err != nil || c.SessionCacheTTL < 0 || c.SessionCacheTTL > MaxSessionCacheTTL {
 		bad("SESSION_CACHE_TTL must be a duration between 0s and %s, but is %q", MaxSessionCacheTTL, env("SESSION_CACHE_TTL", ""))
 	}
@@ -219,6 +244,10 @@ func Load(getenv func(string) string, dev bool) (*Config, error) {
 		default:
 			c.OldSessionSecrets = append(c.OldSessionSecrets, []byte(old))
 		}
+	}
+	c.TokenEncryptionKeys = parseNamedKeys(env("TOKEN_ENCRYPTION_KEYS", ""), c.SessionSecret, bad)
+	if len(c.TokenEncryptionKeys) == 0 && !dev {
+		bad("TOKEN_ENCRYPTION_KEYS is required outside dev mode (id:base64 of 32 random bytes, e.g. k1:$(openssl rand -base64 32))")
 	}
 	if n := len(c.SessionSecret); n > 0 && n < MinSecretLen {
 		bad("SESSION_SECRET must be at least %d bytes, but is %d bytes", MinSecretLen, n)
@@ -325,4 +354,33 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// parseNamedKeys reads "id:base64,id:base64" (standard base64 of 32
+// bytes each), reporting problems by position, never by value.
+func parseNamedKeys(raw string, sessionSecret []byte, bad func(string, ...any)) []NamedKey {
+	var keys []NamedKey
+	seen := map[string]bool{}
+	for i, item := range strings.Split(raw, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		id, b64, _ := strings.Cut(item, ":")
+		key, err := base64.StdEncoding.DecodeString(b64)
+		switch {
+		case !keyID.MatchString(id):
+			bad("TOKEN_ENCRYPTION_KEYS entry %d needs an id of 1 to 32 letters, digits, - or _ before the colon", i+1)
+		case err != nil || len(key) != 32:
+			bad("TOKEN_ENCRYPTION_KEYS entry %d (%s) must be the standard base64 of exactly 32 bytes", i+1, id)
+		case seen[id] || seen["key:"+string(key)]:
+			bad("TOKEN_ENCRYPTION_KEYS entry %d (%s) repeats an id or a key", i+1, id)
+		case string(key) == string(sessionSecret):
+			bad("TOKEN_ENCRYPTION_KEYS entry %d (%s) is the session secret; use a key of its own", i+1, id)
+		default:
+			seen[id], seen["key:"+string(key)] = true, true
+			keys = append(keys, NamedKey{ID: id, Key: key})
+		}
+	}
+	return keys
 }

@@ -10,6 +10,12 @@ import (
 
 const secret = "0123456789abcdef0123456789abcdef" // 32 bytes
 
+// encKey and encKey2 are base64 of 32 bytes each.
+const (
+	encKey  = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
+	encKey2 = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI="
+)
+
 func load(t *testing.T, dev bool, env map[string]string) (*config.Config, error) {
 	t.Helper()
 	return config.Load(func(k string) string { return env[k] }, dev)
@@ -51,9 +57,13 @@ func TestProduction(t *testing.T) {
 		"TWITTER_CLIENT_ID":     "id",
 		"TWITTER_CLIENT_SECRET": "s",
 		"MONGODB_URI":           "mongodb://db/?replicaSet=rs0",
+		"TOKEN_ENCRYPTION_KEYS": "new:" + encKey2 + ", old:" + encKey,
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(c.TokenEncryptionKeys) != 2 || c.TokenEncryptionKeys[0].ID != "new" || len(c.TokenEncryptionKeys[1].Key) != 32 {
+		t.Errorf("TokenEncryptionKeys = %d keys, first %q", len(c.TokenEncryptionKeys), c.TokenEncryptionKeys[0].ID)
 	}
 	if c.Addr != ":8080" || c.DevProvider || c.Flow != config.OAuth2 || c.HasFlow(config.OAuth1) {
 		t.Errorf("got Addr %q DevProvider %v Flow %q Flows %v", c.Addr, c.DevProvider, c.Flow, c.Flows)
@@ -75,6 +85,7 @@ func TestRefusals(t *testing.T) {
 			"SESSION_SECRET":          secret,
 			"TWITTER_CONSUMER_KEY":    "k",
 			"TWITTER_CONSUMER_SECRET": "s",
+			"TOKEN_ENCRYPTION_KEYS":   "k1:" + encKey,
 		}
 		for k, v := range over {
 			env[k] = v
@@ -90,6 +101,10 @@ func TestRefusals(t *testing.T) {
 		{"no secret in production", false, prod(map[string]string{"SESSION_SECRET": ""}), "SESSION_SECRET is required"},
 		{"31-byte secret", false, prod(map[string]string{"SESSION_SECRET": secret[:31]}), "SESSION_SECRET must be at least 32 bytes, but is 31"},
 		{"short secret in dev too", true, map[string]string{"SESSION_SECRET": "short"}, "SESSION_SECRET must be at least 32"},
+		{"no token encryption key", false, prod(map[string]string{"TOKEN_ENCRYPTION_KEYS": ""}), "TOKEN_ENCRYPTION_KEYS is required outside dev mode"},
+		{"token key not 32 bytes", false, prod(map[string]string{"TOKEN_ENCRYPTION_KEYS": "k1:c2hvcnQ="}), "TOKEN_ENCRYPTION_KEYS entry 1 (k1) must be the standard base64 of exactly 32 bytes"},
+		{"token key without id", false, prod(map[string]string{"TOKEN_ENCRYPTION_KEYS": encKey}), "TOKEN_ENCRYPTION_KEYS entry 1 needs an id"},
+		{"token key id repeated", false, prod(map[string]string{"TOKEN_ENCRYPTION_KEYS": "k1:" + encKey + ",k1:" + encKey2}), "entry 2 (k1) repeats an id or a key"},
 		{"short old secret", false, prod(map[string]string{"SESSION_SECRETS_OLD": "short"}), "SESSION_SECRETS_OLD entry 1 must be at least 32 bytes"},
 		{"old secret equals the current", false, prod(map[string]string{"SESSION_SECRETS_OLD": secret}), "SESSION_SECRETS_OLD entry 1 is the same as SESSION_SECRET"},
 		{"no public URL", false, prod(map[string]string{"PUBLIC_URL": ""}), "PUBLIC_URL is required"},

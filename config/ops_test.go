@@ -58,7 +58,7 @@ func TestOpsDefaults(t *testing.T) {
 		t.Errorf("TrustedProxies = %q, want none", dev.TrustedProxies)
 	}
 	prod, err := load(t, false, map[string]string{
-		"PUBLIC_URL": "https://login.example.com", "SESSION_SECRET": secret,
+		"PUBLIC_URL": "https://login.example.com", "SESSION_SECRET": secret, "TOKEN_ENCRYPTION_KEYS": "k1:" + encKey,
 		"TWITTER_CLIENT_ID": "id", "TWITTER_CLIENT_SECRET": "s",
 	})
 	if err != nil {
@@ -128,7 +128,7 @@ func TestVariables(t *testing.T) {
 		{true, nil},
 		{false, nil},
 		{false, map[string]string{
-			"PUBLIC_URL": "https://login.example.com", "SESSION_SECRET": secret,
+			"PUBLIC_URL": "https://login.example.com", "SESSION_SECRET": secret, "TOKEN_ENCRYPTION_KEYS": "k1:" + encKey,
 			"TWITTER_CLIENT_ID": "id", "TWITTER_CLIENT_SECRET": "s",
 			"TWITTER_CONSUMER_KEY": "k", "TWITTER_CONSUMER_SECRET": "s",
 			"TOKEN_KEY_FILES": "k.pem", "TOKEN_CERT_FILES": "c.pem",

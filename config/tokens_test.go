@@ -24,7 +24,7 @@ func TestTokenDefaults(t *testing.T) {
 	}
 
 	prod, err := load(t, false, map[string]string{
-		"SESSION_SECRET": secret, "PUBLIC_URL": "https://login.example.com",
+		"SESSION_SECRET": secret, "PUBLIC_URL": "https://login.example.com", "TOKEN_ENCRYPTION_KEYS": "k1:" + encKey,
 		"TWITTER_CLIENT_ID": "id", "TWITTER_CLIENT_SECRET": "s",
 		"TOKEN_KEY_FILES": "/k/a.key, /k/b.key", "TOKEN_CERT_FILES": "/k/a.crt,/k/b.crt",
 	})

@@ -34,9 +34,18 @@ func (s *Server) handleReadyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), readyTimeout)
 	defer cancel()
 	c.Header("Cache-Control", "no-store")
+	if s.draining.Load() {
+		s.fail(c, failure(http.StatusServiceUnavailable, "Not ready: shutting down.", nil))
+		return
+	}
 	if err := s.store.Ping(ctx); err != nil {
 		s.fail(c, failure(http.StatusServiceUnavailable, "Not ready: the database is unreachable.", err))
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})
 }
+
+// Drain marks the instance as shutting down: /readyz answers 503 from now
+// on, so a load balancer takes it out of rotation while in-flight and
+// already-routed requests still complete.
+func (s *Server) Drain() { s.draining.Store(true) }

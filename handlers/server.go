@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/dghubble/oauth1"
@@ -80,6 +81,10 @@ type Options struct {
 // Server is the app's HTTP layer. Build it with New; it is safe for
 // concurrent use.
 type Server struct {
+	// draining is set when the process is shutting down: /readyz says so,
+	// so load balancers stop sending new requests.
+	draining atomic.Bool
+
 	cfg          *config.Config
 	store        store
 	log          *slog.Logger

@@ -177,15 +177,33 @@ func (s *Server) refreshTwitterToken(ctx context.Context, userID bson.ObjectID) 
 			}
 			continue
 		}
-		fresh, err := s.refreshWithClaim(ctx, userID, tok)
-		if rerr := s.store.ReleaseTokenRefresh(ctx, userID, tok.Generation); rerr != nil {
-			s.log.Warn("release token refresh claim", "user_id", userID.Hex(), "err", rerr.Error())
-		}
+		fresh, err := s.refreshIfUnchanged(ctx, userID, tok)
+		s.releaseRefresh(ctx, userID, tok.Generation)
 		if err != nil || fresh != nil {
 			return fresh, err
 		}
-		// Signed in again or out while we refreshed: what is stored now
-		// is the truth.
+		// Refreshed elsewhere, or signed in again or out meanwhile: what is
+		// stored now is the truth.
+	}
+}
+
+// refreshIfUnchanged refreshes tok while holding the claim on its
+// generation, unless the stored token has moved on: our read may predate
+// another instance's refresh of this very generation, whose claim it has
+// since released, so look again before spending the refresh token. It
+// returns nil, nil when the stored token changed.
+func (s *Server) refreshIfUnchanged(ctx context.Context, userID bson.ObjectID, tok *models.ProviderToken) (*models.ProviderToken, error) {
+	again, err := s.storedToken(ctx, userID)
+	if err != nil || again.Generation != tok.Generation || s.tokenFresh(again) {
+		return nil, nil // the loop reads it again and decides
+	}
+	return s.refreshWithClaim(ctx, userID, tok)
+}
+
+// releaseRefresh gives up the claim on generation, logging a failure.
+func (s *Server) releaseRefresh(ctx context.Context, userID bson.ObjectID, generation int64) {
+	if err := s.store.ReleaseTokenRefresh(ctx, userID, generation); err != nil {
+		s.log.Warn("release token refresh claim", "user_id", userID.Hex(), "err", err.Error())
 	}
 }
 

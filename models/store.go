@@ -62,6 +62,11 @@ type Options struct {
 	// SkipIndexes makes [Open] leave the indexes alone, for callers that
 	// must not write, such as a configuration check ([Store.CheckIndexes]).
 	SkipIndexes bool
+
+	// TokenKeys encrypt provider tokens at rest: the first seals, any of
+	// them opens. With none, tokens are stored in the clear (the
+	// configuration allows that only in dev mode).
+	TokenKeys []TokenKey
 }
 
 // Store keeps users, sessions and records in one MongoDB database. It is
@@ -74,6 +79,7 @@ type Store struct {
 	records  *mongo.Collection
 	log      *slog.Logger
 	roles    []string // roles of new users
+	tokens   *tokenCipher
 }
 
 // Open connects to the store with majority write concern and primary read
@@ -109,8 +115,13 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("models: open: %w", err)
 	}
 
+	tokens, err := newTokenCipher(opts.TokenKeys)
+	if err != nil {
+		return nil, fmt.Errorf("models: open: %w", err)
+	}
 	db := client.Database(opts.Database)
 	s := &Store{
+		tokens:   tokens,
 		client:   client,
 		users:    db.Collection(usersCollection),
 		sessions: db.Collection(sessionsCollection),

@@ -28,7 +28,7 @@ func (s *Store) ReplaceProviderToken(ctx context.Context, id bson.ObjectID, oldG
 	tok.Expiry = normTime(tok.Expiry)
 	res, err := s.users.UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: id}, {Key: "token.generation", Value: oldGeneration}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "token", Value: tok}}}})
+		bson.D{{Key: "$set", Value: bson.D{{Key: "token", Value: s.tokens.seal(id, tok)}}}})
 	if err != nil {
 		return false, fmt.Errorf("replace provider token of user %s: %w", id.Hex(), storeError(err))
 	}

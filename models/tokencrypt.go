@@ -1,6 +1,7 @@
 package models
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -10,6 +11,7 @@ import (
 	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // TokenKey is an AES-256 key for provider tokens at rest, named by ID so
@@ -133,4 +135,63 @@ func sealedWith(tok *ProviderToken) string {
 
 func aad(uid bson.ObjectID, field string) []byte {
 	return []byte("twitterlogin provider token\x00" + uid.Hex() + "\x00" + field)
+}
+
+// openToken decrypts u's provider token in place. A token the configured
+// keys cannot open (its key was removed) is dropped with a warning: the
+// user can still sign in, and the next sign-in stores a fresh one.
+func (s *Store) openToken(u *User) {
+	if u.Token == nil {
+		return
+	}
+	if err := s.tokens.open(u.ID, u.Token); err != nil {
+		s.log.Warn("dropping a stored provider token", "user_id", u.ID.Hex(), "err", err.Error())
+		u.Token = nil
+	}
+}
+
+// ReencryptTokens seals every stored provider token with the current key:
+// run it after adding a new key first in TokenKeys, then remove the old
+// key once it reports zero tokens left under other keys. Each rewrite is
+// conditional on the token being unchanged, so a concurrent sign-in or
+// refresh wins; a token no configured key opens is skipped. It returns how
+// many tokens it rewrote.
+func (s *Store) ReencryptTokens(ctx context.Context) (int, error) {
+	if s.tokens == nil {
+		return 0, errors.New("reencrypt tokens: no token keys configured")
+	}
+	cur, err := s.users.Find(ctx, bson.D{{Key: "token", Value: bson.D{{Key: "$exists", Value: true}}}},
+		options.Find().SetProjection(bson.D{{Key: "token", Value: 1}}))
+	if err != nil {
+		return 0, fmt.Errorf("reencrypt tokens: %w", storeError(err))
+	}
+	defer cur.Close(ctx)
+	n := 0
+	for cur.Next(ctx) {
+		var u User
+		if err := cur.Decode(&u); err != nil {
+			return n, fmt.Errorf("reencrypt tokens: %w", err)
+		}
+		if u.Token == nil || sealedWith(u.Token) == s.tokens.current {
+			continue
+		}
+		stored := *u.Token
+		if err := s.tokens.open(u.ID, u.Token); err != nil {
+			// Its key is gone (or it was tampered with): nothing can read
+			// it, so there is nothing to keep; the next sign-in replaces it.
+			s.log.Warn("reencrypt tokens: skipping a token no configured key opens", "user_id", u.ID.Hex(), "err", err.Error())
+			continue
+		}
+		res, err := s.users.UpdateOne(ctx,
+			bson.D{{Key: "_id", Value: u.ID}, {Key: "token.access_token", Value: stored.AccessToken}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "token", Value: s.tokens.seal(u.ID, *u.Token)}}}})
+		if err != nil {
+			return n, fmt.Errorf("reencrypt tokens of user %s: %w", u.ID.Hex(), storeError(err))
+		}
+		n += int(res.ModifiedCount)
+	}
+	if err := cur.Err(); err != nil {
+		return n, fmt.Errorf("reencrypt tokens: %w", storeError(err))
+	}
+	return n, nil
 }

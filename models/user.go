@@ -101,7 +101,7 @@ func (s *Store) UpsertTwitterUser(ctx context.Context, p TwitterProfile, tok Pro
 			{Key: "handle", Value: p.Handle},
 			{Key: "name", Value: p.Name},
 			{Key: "avatar_url", Value: p.AvatarURL},
-			{Key: "token", Value: tok},
+			{Key: "token", Value: s.tokens.seal(id, tok)},
 			{Key: "updated_at", Value: now},
 		}},
 		{Key: "$setOnInsert", Value: bson.D{
@@ -130,6 +130,9 @@ func (s *Store) UpsertTwitterUser(ctx context.Context, p TwitterProfile, tok Pro
 	var u User
 	if err == nil {
 		err = bson.Unmarshal(raw, &u)
+	}
+	if err == nil {
+		s.openToken(&u)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("upsert twitter user %s: %w", p.ID, storeError(err))
@@ -178,6 +181,7 @@ func (s *Store) UserByID(ctx context.Context, id bson.ObjectID) (*User, error) {
 	if err := s.users.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&u); err != nil {
 		return nil, fmt.Errorf("user %s: %w", id.Hex(), storeError(err))
 	}
+	s.openToken(&u)
 	u.normalize()
 	return &u, nil
 }
@@ -193,6 +197,7 @@ func (s *Store) UserByTwitterID(ctx context.Context, twitterID string) (*User, e
 	if err := s.users.FindOne(ctx, bson.D{{Key: "twitter_id", Value: twitterID}}).Decode(&u); err != nil {
 		return nil, fmt.Errorf("user by twitter id %s: %w", twitterID, storeError(err))
 	}
+	s.openToken(&u)
 	u.normalize()
 	return &u, nil
 }

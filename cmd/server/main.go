@@ -59,6 +59,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	flags.SetOutput(stderr)
 	dev := flags.Bool("dev", false, "development mode: embedded store, dev Twitter provider when no keys are set, loopback-only defaults")
 	rotate := flags.Bool("rotate-token-key", false, "dev mode: make a new service-token signing key in DATA_DIR before starting; the old one stays published until its tokens have expired")
+	reencrypt := flags.Bool("reencrypt-tokens", false, "re-encrypt every stored Twitter token under the first of TOKEN_ENCRYPTION_KEYS, print how many, and exit (run after adding a new key; then remove the old one)")
 	check := flags.Bool("check", false, "check the configuration (secrets, URLs, store and indexes, Twitter keys), print one line per check and exit non-zero on any failure")
 	if err := flags.Parse(args); err != nil {
 		return err
@@ -80,6 +81,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	if len(cfg.TokenEncryptionKeys) == 0 {
+		// Only dev mode gets here (config requires keys otherwise).
+		key, err := devFileKey(cfg.DataDir, "dev-token-encryption-key", 32)
+		if err != nil {
+			return err
+		}
+		cfg.TokenEncryptionKeys = []config.NamedKey{{ID: "dev", Key: key}}
+	}
+	if *reencrypt {
+		return reencryptTokens(ctx, cfg, log, stdout)
+	}
 	gin.SetMode(gin.ReleaseMode)
 
 	// Listen first: a port conflict should fail before anything else starts.
@@ -96,27 +108,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}()
 
-	uri := cfg.MongoURI
-	if uri == "" {
-		srv, err := startEmbedded(ctx, cfg, log)
-		if err != nil {
-			return err
-		}
-		cleanups = append(cleanups, func() { _ = srv.Close() })
-		uri = srv.URI()
-	}
-	store, err := models.Open(ctx, models.Options{URI: uri, Database: cfg.MongoDatabase, Logger: log, DefaultRoles: cfg.Tokens.DefaultRoles})
+	store, closeStore, err := openStore(ctx, cfg, log)
 	if err != nil {
-		return fmt.Errorf("open store: %w", err)
+		return err
 	}
-	cleanups = append(cleanups, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = store.Close(ctx)
-	})
+	cleanups = append(cleanups, closeStore)
 
 	if len(cfg.SessionSecret) == 0 {
-		if cfg.SessionSecret, err = devSecret(cfg.DataDir); err != nil {
+		if cfg.SessionSecret, err = devFileKey(cfg.DataDir, "dev-session-secret", config.MinSecretLen); err != nil {
 			return err
 		}
 		log.Warn("using the development session secret kept in DATA_DIR; set SESSION_SECRET in production")
@@ -163,7 +162,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
+	// Drain first: /readyz fails and responses say "Connection: close", so
+	// the load balancer and clients move on before the listener closes,
+	// and no request races a connection being closed as idle.
+	log.Info("shutting down", "drain", cfg.ShutdownDrain.String())
+	app.Drain()
+	srv.SetKeepAlivesEnabled(false)
+	time.Sleep(cfg.ShutdownDrain)
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	shutdownErr := srv.Shutdown(sctx)
@@ -175,6 +180,58 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if shutdownErr != nil {
 		return fmt.Errorf("shutdown: %w", shutdownErr)
 	}
+	return nil
+}
+
+// openStore connects to MONGODB_URI, or starts the embedded store when
+// it is empty. close releases both.
+func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store *models.Store, close func(), err error) {
+	var closers []func()
+	close = func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	uri := cfg.MongoURI
+	if uri == "" {
+		srv, err := startEmbedded(ctx, cfg, log)
+		if err != nil {
+			return nil, close, err
+		}
+		closers = append(closers, func() { _ = srv.Close() })
+		uri = srv.URI()
+	}
+	keys := make([]models.TokenKey, len(cfg.TokenEncryptionKeys))
+	for i, k := range cfg.TokenEncryptionKeys {
+		keys[i] = models.TokenKey{ID: k.ID, Key: k.Key}
+	}
+	store, err = models.Open(ctx, models.Options{URI: uri, Database: cfg.MongoDatabase, Logger: log,
+		DefaultRoles: cfg.Tokens.DefaultRoles, TokenKeys: keys})
+	if err != nil {
+		close()
+		return nil, func() {}, fmt.Errorf("open store: %w", err)
+	}
+	closers = append(closers, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = store.Close(ctx)
+	})
+	return store, close, nil
+}
+
+// reencryptTokens is -reencrypt-tokens: every stored Twitter token sealed
+// under an older key is sealed again under the newest.
+func reencryptTokens(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.Writer) error {
+	store, close, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer close()
+	n, err := store.ReencryptTokens(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "re-encrypted %d Twitter tokens under key %q\n", n, cfg.TokenEncryptionKeys[0].ID)
 	return nil
 }
 
@@ -225,23 +282,25 @@ func (h levelFloor) WithGroup(name string) slog.Handler {
 	return levelFloor{h.Handler.WithGroup(name), h.min}
 }
 
-// devSecret returns the dev-mode session secret, generating it on first
-// use. Keeping it in DATA_DIR keeps developers signed in across restarts.
-func devSecret(dir string) ([]byte, error) {
-	path := filepath.Join(dir, "dev-session-secret")
+// devFileKey returns n bytes of dev-mode key material kept in DATA_DIR
+// under name, generating it on first use, so developers stay signed in
+// and their stored tokens stay readable across restarts.
+func devFileKey(dir, name string, n int) ([]byte, error) {
+	path := filepath.Join(dir, name)
 	b, err := os.ReadFile(path)
-	if err == nil && len(b) >= config.MinSecretLen {
-		return b, nil
+	if err == nil && len(b) >= n {
+		return b[:n], nil
 	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("read dev session secret: %w", err)
+		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
-	b = []byte(rand.Text() + rand.Text())
+	b = make([]byte, n)
+	rand.Read(b)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create DATA_DIR: %w", err)
 	}
 	if err := os.WriteFile(path, b, 0o600); err != nil {
-		return nil, fmt.Errorf("write dev session secret: %w", err)
+		return nil, fmt.Errorf("write %s: %w", name, err)
 	}
 	return b, nil
 }

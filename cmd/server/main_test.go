@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"io"
 	"net"
@@ -97,16 +98,43 @@ func TestDevModeEndToEnd(t *testing.T) {
 		t.Fatalf("POST /db = %d", resp2.StatusCode)
 	}
 
-	fi, err := os.Stat(filepath.Join(dir, "data", "dev-session-secret"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi.Mode().Perm() != 0o600 {
-		t.Errorf("dev session secret mode %v, want 0600", fi.Mode().Perm())
+	for _, name := range []string{"dev-session-secret", "dev-token-encryption-key"} {
+		fi, err := os.Stat(filepath.Join(dir, "data", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode %v, want 0600", name, fi.Mode().Perm())
+		}
 	}
 
 	if err := dev.stop(); err != nil {
 		t.Fatalf("run: %v", err)
+	}
+
+	// The signed-in user's Twitter token is stored under the dev key; a
+	// new key listed first takes it over with -reencrypt-tokens.
+	devKey, err := os.ReadFile(filepath.Join(dir, "data", "dev-token-encryption-key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	newKey := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	for _, step := range []struct {
+		keys string
+		want string
+	}{
+		{"", `re-encrypted 0 Twitter tokens under key "dev"`},
+		{"new:" + newKey + ",dev:" + base64.StdEncoding.EncodeToString(devKey), `re-encrypted 1 Twitter tokens under key "new"`},
+		{"new:" + newKey, `re-encrypted 0 Twitter tokens under key "new"`},
+	} {
+		env := map[string]string{"DATA_DIR": filepath.Join(dir, "data"), "TOKEN_ENCRYPTION_KEYS": step.keys}
+		var out, errs bytes.Buffer
+		if err := run(context.Background(), []string{"-dev", "-reencrypt-tokens"}, func(k string) string { return env[k] }, &out, &errs); err != nil {
+			t.Fatalf("-reencrypt-tokens with %q: %v\n%s", step.keys, err, errs.String())
+		}
+		if got := strings.TrimSpace(out.String()); got != step.want {
+			t.Errorf("-reencrypt-tokens: %q, want %q", got, step.want)
+		}
 	}
 	if logs := dev.stderr.String(); strings.Contains(logs, "panic") {
 		t.Errorf("logs:\n%s", logs)

@@ -25,10 +25,11 @@ var secrets = map[string]string{
 	"MONGO_APP_PASSWORD":      "sentinelapp0123",
 	"TWITTER_CLIENT_SECRET":   "sentinel-client-secret",
 	"TWITTER_CONSUMER_SECRET": "sentinel-consumer-secret",
+	"TOKEN_ENCRYPTION_KEYS":   "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
 }
 
 // required are the variables without which compose must refuse to start.
-var required = []string{"PUBLIC_URL", "SESSION_SECRET", "MONGO_ROOT_PASSWORD", "MONGO_APP_PASSWORD"}
+var required = []string{"PUBLIC_URL", "SESSION_SECRET", "TOKEN_ENCRYPTION_KEYS", "MONGO_ROOT_PASSWORD", "MONGO_APP_PASSWORD"}
 
 // notForApps are the variables the app reads that the fleet deliberately
 // leaves at their defaults.
@@ -290,7 +291,7 @@ func TestCompose_AppEnvironment(t *testing.T) {
 func TestCompose_Secrets(t *testing.T) {
 	p := mustLoad(t)
 	for _, a := range apps(p) {
-		for _, name := range []string{"SESSION_SECRET", "TWITTER_CLIENT_SECRET", "TWITTER_CONSUMER_SECRET"} {
+		for _, name := range []string{"SESSION_SECRET", "TOKEN_ENCRYPTION_KEYS", "TWITTER_CLIENT_SECRET", "TWITTER_CONSUMER_SECRET"} {
 			if got, _ := env(a, name); got != secrets[name] {
 				t.Errorf("%s: %s does not come from the environment", a.Name, name)
 			}
