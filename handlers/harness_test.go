@@ -31,6 +31,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(storeProcessEnv); spec != "" {
+		// This test binary was started as a separate store process by
+		// startStoreProcess; it serves until killed.
+		os.Exit(runStoreProcess(spec))
+	}
 	gin.SetMode(gin.ReleaseMode)
 	os.Exit(m.Run())
 }
