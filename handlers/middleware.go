@@ -165,14 +165,14 @@ func (s *Server) authenticate(c *gin.Context) (*session, error) {
 	// The shared lookup must not fail because the one request that started
 	// it went away, so it runs on a context of its own.
 	ctx := context.WithoutCancel(c.Request.Context())
-	lookup := func() (any, error) { return s.lookupSession(ctx, uid, sid, now) }
-	if user, ok, refresh := s.cache.get(sid, now); ok && user.ID == uid {
+	if e, ok, refresh := s.cache.get(sid, now); ok && e.user.ID == uid {
 		if refresh {
-			s.loads.DoChan(sid, lookup) // in the background; this request goes on
+			// In the background; this request goes on.
+			s.loads.DoChan(sid, func() (any, error) { return s.lookupSession(ctx, uid, sid, now, &e) })
 		}
-		return &session{User: user, ID: sid}, nil
+		return &session{User: e.user, ID: sid}, nil
 	}
-	v, err, _ := s.loads.Do(sid, lookup)
+	v, err, _ := s.loads.Do(sid, func() (any, error) { return s.lookupSession(ctx, uid, sid, now, nil) })
 	if err != nil {
 		return nil, err
 	}
@@ -180,8 +180,9 @@ func (s *Server) authenticate(c *gin.Context) (*session, error) {
 }
 
 // lookupSession reads session sid and its user from the store, checks they
-// belong together, and caches the result.
-func (s *Server) lookupSession(ctx context.Context, uid bson.ObjectID, sid string, now time.Time) (*models.User, error) {
+// belong together, and caches the result. A reload of a cached entry
+// (cached != nil) re-reads the user only when it is older than userReload.
+func (s *Server) lookupSession(ctx context.Context, uid bson.ObjectID, sid string, now time.Time, cached *cacheEntry) (*models.User, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.storeTimeout)
 	defer cancel()
 	sess, err := s.store.SessionByID(ctx, sid, now)
@@ -194,12 +195,17 @@ func (s *Server) lookupSession(ctx context.Context, uid bson.ObjectID, sid strin
 	if sess.UserID != uid {
 		return nil, fmt.Errorf("%w: session belongs to another user", errUnauthenticated)
 	}
-	user, err := s.store.UserByID(ctx, uid)
-	if errors.Is(err, models.ErrNotFound) {
-		s.cache.dropSession(sid)
-		return nil, fmt.Errorf("%w: user deleted", errUnauthenticated)
-	} else if err != nil {
-		return nil, fmt.Errorf("load user: %w", err)
+	user, userAt := (*models.User)(nil), now
+	if cached != nil && now.Sub(cached.userAt) < userReload {
+		user, userAt = cached.user, cached.userAt
+	} else {
+		user, err = s.store.UserByID(ctx, uid)
+		if errors.Is(err, models.ErrNotFound) {
+			s.cache.dropSession(sid)
+			return nil, fmt.Errorf("%w: user deleted", errUnauthenticated)
+		} else if err != nil {
+			return nil, fmt.Errorf("load user: %w", err)
+		}
 	}
 	if now.Sub(sess.LastSeen) >= models.LastSeenGranularity {
 		// At most once a minute per session: the sessions page shows it.
@@ -207,6 +213,6 @@ func (s *Server) lookupSession(ctx context.Context, uid bson.ObjectID, sid strin
 			s.log.Warn("touch session", "err", err.Error())
 		}
 	}
-	s.cache.put(sid, user, sess.ExpiresAt, now)
+	s.cache.put(sid, user, userAt, sess.ExpiresAt, now)
 	return user, nil
 }

@@ -28,6 +28,11 @@ type sessionCache struct {
 
 type cacheEntry struct {
 	user *models.User // shared and read-only
+	// userAt is when user was read from the store: a background reload
+	// re-reads the session (is it still live?) every time, but the user
+	// only every userReload, because on the embedded store that read scans
+	// every user.
+	userAt time.Time
 	// until is the earlier of the session's expiry and the cache deadline.
 	until time.Time
 	// refreshAt is when a request should reload the entry in the
@@ -41,28 +46,34 @@ func newSessionCache(ttl time.Duration, max int) *sessionCache {
 	return &sessionCache{ttl: ttl, max: max, entries: make(map[string]cacheEntry)}
 }
 
-// get returns the user of session sid if it is cached and still live, and
-// whether the entry is old enough to be reloaded in the background. An
-// entry is never served past its ttl, reloaded or not.
-func (c *sessionCache) get(sid string, now time.Time) (u *models.User, ok, refresh bool) {
+// userReload bounds how stale a cached user (name, avatar) may be while
+// its session stays busy. Revocation does not depend on it: logout and
+// user deletion end the session, which every reload checks.
+const userReload = time.Minute
+
+// get returns the cached entry of session sid if it is still live, and
+// whether it is old enough to be reloaded in the background. An entry is
+// never served past its ttl, reloaded or not.
+func (c *sessionCache) get(sid string, now time.Time) (e cacheEntry, ok, refresh bool) {
 	if c.ttl <= 0 {
-		return nil, false, false
+		return cacheEntry{}, false, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.entries[sid]
+	e, ok = c.entries[sid]
 	if !ok {
-		return nil, false, false
+		return cacheEntry{}, false, false
 	}
 	if !now.Before(e.until) {
 		delete(c.entries, sid)
-		return nil, false, false
+		return cacheEntry{}, false, false
 	}
-	return e.user, true, !now.Before(e.refreshAt)
+	return e, true, !now.Before(e.refreshAt)
 }
 
-// put caches a live session loaded from the store.
-func (c *sessionCache) put(sid string, u *models.User, sessionExpiry, now time.Time) {
+// put caches a live session loaded from the store, with its user as read
+// at userAt.
+func (c *sessionCache) put(sid string, u *models.User, userAt, sessionExpiry, now time.Time) {
 	if c.ttl <= 0 {
 		return
 	}
@@ -75,7 +86,7 @@ func (c *sessionCache) put(sid string, u *models.User, sessionExpiry, now time.T
 	if len(c.entries) >= c.max {
 		c.evict(now)
 	}
-	c.entries[sid] = cacheEntry{user: u, until: until, refreshAt: now.Add(c.ttl / 2)}
+	c.entries[sid] = cacheEntry{user: u, userAt: userAt, until: until, refreshAt: now.Add(c.ttl / 2)}
 }
 
 // evict drops expired entries, and if that frees too little, about half

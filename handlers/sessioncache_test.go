@@ -116,8 +116,8 @@ func TestSessionCacheBounds(t *testing.T) {
 	now := time.Now()
 	c := newSessionCache(time.Minute, 4)
 	u := &userFixture
-	c.put("a", u, now.Add(time.Hour), now)
-	c.put("short", u, now.Add(time.Second), now)
+	c.put("a", u, now, now.Add(time.Hour), now)
+	c.put("short", u, now, now.Add(time.Second), now)
 	if _, ok, refresh := c.get("a", now.Add(29*time.Second)); !ok || refresh {
 		t.Errorf("young entry: ok %v refresh %v, want true false", ok, refresh)
 	}
@@ -131,7 +131,7 @@ func TestSessionCacheBounds(t *testing.T) {
 		t.Error("entry served after its session expired")
 	}
 	for _, sid := range []string{"1", "2", "3", "4", "5", "6"} {
-		c.put(sid, u, now.Add(time.Hour), now)
+		c.put(sid, u, now, now.Add(time.Hour), now)
 	}
 	if n := len(c.entries); n > 4 {
 		t.Errorf("cache holds %d entries, max 4", n)
@@ -140,7 +140,7 @@ func TestSessionCacheBounds(t *testing.T) {
 		t.Error("newest entry evicted")
 	}
 	off := newSessionCache(0, 4)
-	off.put("a", u, now.Add(time.Hour), now)
+	off.put("a", u, now, now.Add(time.Hour), now)
 	if _, ok, _ := off.get("a", now); ok {
 		t.Error("disabled cache served an entry")
 	}

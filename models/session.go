@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // Session is one signed-in browser. Its ID is a random, unguessable string
@@ -78,16 +79,41 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID bson.ObjectID) (i
 }
 
 // DeleteExpiredSessions deletes the sessions that have expired at now
-// (ExpiresAt <= now) and returns how many. It is the janitor for stores
-// without TTL indexes (FerretDB); on MongoDB it merely runs ahead of the TTL
-// monitor. Call it periodically.
+// (ExpiresAt <= now), recording a session-ended event ("expired") for each
+// one it deleted, and returns how many. Each session is deleted on its
+// own, so when several instances run it at once every expiry is recorded
+// exactly once. Call it every minute or so: the TTL index is only a
+// backstop an hour later ([sessionTTLGrace]), so that users see their
+// sessions expire in their activity.
 func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
 	// Stored times are whole milliseconds, so "<= now truncated" is exactly
 	// the same test as SessionByID's "<= now".
-	filter := bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lte", Value: normTime(now)}}}}
-	res, err := s.sessions.DeleteMany(ctx, filter)
+	expired := bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lte", Value: normTime(now)}}}}
+	cur, err := s.sessions.Find(ctx, expired, options.Find().SetLimit(expiredBatch))
 	if err != nil {
 		return 0, fmt.Errorf("delete expired sessions: %w", storeError(err))
 	}
-	return res.DeletedCount, nil
+	var batch []Session
+	if err := cur.All(ctx, &batch); err != nil {
+		return 0, fmt.Errorf("delete expired sessions: %w", storeError(err))
+	}
+	var n int64
+	for _, sess := range batch {
+		res, err := s.sessions.DeleteOne(ctx, bson.D{{Key: "_id", Value: sess.ID}})
+		if err != nil {
+			return n, fmt.Errorf("delete expired sessions: %w", storeError(err))
+		}
+		if res.DeletedCount == 0 {
+			continue // another instance got it first, and records it
+		}
+		n++
+		ev := Event{UserID: sess.UserID, Kind: EventSessionEnded, At: normTime(sess.ExpiresAt), Detail: "expired"}
+		if err := s.RecordEvent(ctx, ev); err != nil {
+			return n, fmt.Errorf("delete expired sessions: %w", err)
+		}
+	}
+	return n, nil
 }
+
+// expiredBatch bounds one pass of [Store.DeleteExpiredSessions].
+const expiredBatch = 1000

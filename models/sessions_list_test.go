@@ -62,3 +62,50 @@ func TestSessionsByUserTouchAndDelete(t *testing.T) {
 		t.Errorf("after ending a-old: %v", got)
 	}
 }
+
+// TestExpiredSessionsAreRecorded: the janitor deletes expired sessions and
+// records each expiry once in the owner's activity, even when two
+// instances run it at once.
+func TestExpiredSessionsAreRecorded(t *testing.T) {
+	s := storetest.New(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	alice := bson.NewObjectID()
+	for _, sess := range []models.Session{
+		{ID: "gone-1", UserID: alice, CreatedAt: now.Add(-2 * time.Hour), ExpiresAt: now.Add(-time.Hour)},
+		{ID: "gone-2", UserID: alice, CreatedAt: now.Add(-2 * time.Hour), ExpiresAt: now},
+		{ID: "live", UserID: alice, CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
+	} {
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counts := make(chan int64, 2)
+	for range 2 {
+		go func() {
+			n, err := s.DeleteExpiredSessions(ctx, now)
+			if err != nil {
+				t.Error(err)
+			}
+			counts <- n
+		}()
+	}
+	if total := <-counts + <-counts; total != 2 {
+		t.Errorf("two janitors deleted %d sessions in all, want 2", total)
+	}
+	events, err := s.EventsByUser(ctx, alice, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 2 {
+		t.Fatalf("%d events, want 2 (one per expired session): %+v", len(events), events)
+	}
+	for _, ev := range events {
+		if ev.Kind != models.EventSessionEnded || ev.Detail != "expired" {
+			t.Errorf("event %+v, want session-ended / expired", ev)
+		}
+	}
+	if _, err := s.SessionByID(ctx, "live", now); err != nil {
+		t.Errorf("live session: %v", err)
+	}
+}

@@ -33,6 +33,11 @@ const (
 	recordsCollection  = "records"
 )
 
+// sessionTTLGrace is how long after expiry the TTL index deletes a
+// session: a backstop behind [Store.DeleteExpiredSessions], which deletes
+// them on time and records the expiry as an event.
+const sessionTTLGrace = time.Hour
+
 // codeNotImplemented is the server error code FerretDB answers for features
 // it lacks, such as TTL indexes.
 const codeNotImplemented = 238
@@ -164,7 +169,8 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // EnsureIndexes creates the indexes the queries need, if missing:
 //   - users: unique twitter_id;
-//   - sessions: user_id, and a TTL index on expires_at (expireAfterSeconds 0)
+//   - sessions: user_id, and a TTL index on expires_at an hour late (a
+//     backstop: see [Store.DeleteExpiredSessions])
 //     where the server supports it; a server that answers NotImplemented
 //     (FerretDB) is logged at debug level and skipped, since expiry is
 //     checked in Go anyway and [Store.DeleteExpiredSessions] cleans up;
@@ -194,7 +200,7 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 
 	ttl := mongo.IndexModel{
 		Keys:    bson.D{{Key: "expires_at", Value: 1}},
-		Options: options.Index().SetExpireAfterSeconds(0),
+		Options: options.Index().SetExpireAfterSeconds(int32(sessionTTLGrace / time.Second)),
 	}
 	if _, err := s.sessions.Indexes().CreateOne(ctx, ttl); err != nil {
 		if !isNotImplemented(err) {

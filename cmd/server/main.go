@@ -46,10 +46,10 @@ func main() {
 // shutdownTimeout is how long in-flight requests get to finish on SIGTERM.
 const shutdownTimeout = 15 * time.Second
 
-// janitorInterval is how often expired sessions are deleted. Lookups check
-// expiry themselves; this only keeps the collection small on stores
-// without TTL indexes.
-const janitorInterval = 10 * time.Minute
+// janitorInterval is how often expired sessions are deleted (and their
+// expiry recorded in the user's activity). Lookups check expiry
+// themselves, so this bounds only how late the event is.
+const janitorInterval = time.Minute
 
 // run is the whole program, with its environment passed in so tests can run
 // it in-process. It returns when ctx is cancelled and the server has shut
