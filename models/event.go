@@ -17,9 +17,13 @@ const eventsCollection = "events"
 
 // Limits of the activity kept per user.
 const (
-	// MaxEventsPerUser is how many events a user keeps: [Store.RecordEvent]
-	// deletes the user's older ones.
+	// MaxEventsPerUser is how many events a user keeps: [Store.TrimEvents]
+	// deletes the user's older ones, and [Store.RecordEvent] trims on about
+	// one insert in trimEvery, so a user holds at most
+	// MaxEventsPerUser+trimEvery-1 between trims.
 	MaxEventsPerUser = 100
+	// trimEvery spaces the trims: on FerretDB each one reads every event.
+	trimEvery = 16
 	// EventTTL is how long an event lives where the server has TTL indexes
 	// (MongoDB); FerretDB has none, so there only the per-user cap applies.
 	EventTTL = 90 * 24 * time.Hour
@@ -78,20 +82,31 @@ func (s *Store) RecordEvent(ctx context.Context, ev Event) error {
 	if _, err := coll.InsertOne(ctx, ev); err != nil {
 		return fmt.Errorf("record event for user %s: %w", ev.UserID.Hex(), storeError(err))
 	}
-	// The cap: find what lies beyond the newest MaxEventsPerUser and drop it.
+	// The cap, now and then: ObjectID counters increase by one per id, so
+	// this is one insert in trimEvery.
+	if uint32(ev.ID[11])%trimEvery != 0 {
+		return nil
+	}
+	return s.TrimEvents(ctx, ev.UserID)
+}
+
+// TrimEvents deletes the user's events beyond the newest
+// [MaxEventsPerUser].
+func (s *Store) TrimEvents(ctx context.Context, user bson.ObjectID) error {
+	coll := s.events()
 	opts := options.Find().
 		SetSort(bson.D{{Key: "at", Value: -1}, {Key: "_id", Value: -1}}).
 		SetSkip(MaxEventsPerUser).
 		SetProjection(bson.D{{Key: "_id", Value: 1}})
-	cur, err := coll.Find(ctx, bson.D{{Key: "user_id", Value: ev.UserID}}, opts)
+	cur, err := coll.Find(ctx, bson.D{{Key: "user_id", Value: user}}, opts)
 	if err != nil {
-		return fmt.Errorf("trim events of user %s: %w", ev.UserID.Hex(), storeError(err))
+		return fmt.Errorf("trim events of user %s: %w", user.Hex(), storeError(err))
 	}
 	var old []struct {
 		ID bson.ObjectID `bson:"_id"`
 	}
 	if err := cur.All(ctx, &old); err != nil {
-		return fmt.Errorf("trim events of user %s: %w", ev.UserID.Hex(), storeError(err))
+		return fmt.Errorf("trim events of user %s: %w", user.Hex(), storeError(err))
 	}
 	if len(old) == 0 {
 		return nil
@@ -101,7 +116,7 @@ func (s *Store) RecordEvent(ctx context.Context, ev Event) error {
 		ids[i] = o.ID
 	}
 	if _, err := coll.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}); err != nil {
-		return fmt.Errorf("trim events of user %s: %w", ev.UserID.Hex(), storeError(err))
+		return fmt.Errorf("trim events of user %s: %w", user.Hex(), storeError(err))
 	}
 	return nil
 }

@@ -65,14 +65,23 @@ func TestEventsByUser(t *testing.T) {
 
 	t.Run("CappedPerUser", func(t *testing.T) {
 		carol := bson.NewObjectID()
-		for i := range models.MaxEventsPerUser + 5 {
+		const n = models.MaxEventsPerUser + 40
+		for i := range n {
 			record(models.Event{UserID: carol, Kind: models.EventTokenIssued, At: t0.Add(time.Duration(i) * time.Second), Detail: "n"})
 		}
-		if n := mustCount(t, db, "events", bson.D{{Key: "user_id", Value: carol}}); n != models.MaxEventsPerUser {
-			t.Errorf("carol has %d events, want %d", n, models.MaxEventsPerUser)
+		// Recording trims now and then (one insert in 16)...
+		if got := mustCount(t, db, "events", bson.D{{Key: "user_id", Value: carol}}); got < models.MaxEventsPerUser || got > models.MaxEventsPerUser+15 {
+			t.Errorf("carol has %d events, want between %d and %d", got, models.MaxEventsPerUser, models.MaxEventsPerUser+15)
+		}
+		// ...and a trim keeps exactly the newest.
+		if err := s.TrimEvents(ctx, carol); err != nil {
+			t.Fatal(err)
+		}
+		if got := mustCount(t, db, "events", bson.D{{Key: "user_id", Value: carol}}); got != models.MaxEventsPerUser {
+			t.Errorf("after TrimEvents carol has %d events, want %d", got, models.MaxEventsPerUser)
 		}
 		evs, err := s.EventsByUser(ctx, carol, 1)
-		if err != nil || len(evs) != 1 || !evs[0].At.Equal(t0.Add((models.MaxEventsPerUser+4)*time.Second).UTC().Truncate(time.Millisecond)) {
+		if err != nil || len(evs) != 1 || !evs[0].At.Equal(t0.Add((n-1)*time.Second).UTC().Truncate(time.Millisecond)) {
 			t.Errorf("newest of carol = %v, %v; want the last one recorded", evs, err)
 		}
 		// Other users keep theirs.
