@@ -208,7 +208,7 @@ func Load(getenv func(string) string, dev bool) (*Config, error) {
 		switch {
 		case !dev && u.Scheme != "https":
 			bad("PUBLIC_URL must use https outside dev mode, but is %q", raw)
-		case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		case u.Scheme == "http" && !IsLoopback(u.Hostname()):
 			// Browsers drop Secure cookies on plain http except on loopback,
 			// so sign-in would fail in a way that is hard to see.
 			bad("PUBLIC_URL may use http only on localhost or a loopback address, but is %q", raw)
@@ -347,8 +347,9 @@ func parseBaseURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// isLoopback reports whether host names this machine.
-func isLoopback(host string) bool {
+// IsLoopback reports whether host names this machine: "localhost" or a
+// loopback address.
+func IsLoopback(host string) bool {
 	if host == "localhost" {
 		return true
 	}

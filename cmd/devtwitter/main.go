@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"example.com/twitterlogin/config"
 	"example.com/twitterlogin/handlers/devtwitter"
 )
 
@@ -87,18 +88,10 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (opt
 	switch {
 	case err != nil:
 		problems = append(problems, fmt.Errorf("-addr %q: %w", o.addr, err))
-	case !o.allowRemote && !isLoopback(host):
+	case !o.allowRemote && !config.IsLoopback(host):
 		problems = append(problems, fmt.Errorf("-addr must be a loopback address (127.0.0.1, ::1 or localhost), but is %q; pass -allow-remote to override", o.addr))
 	}
 	return o, errors.Join(problems...)
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // run starts the provider and serves until ctx ends, then shuts down

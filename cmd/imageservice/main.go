@@ -26,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	"example.com/twitterlogin/config"
 	"example.com/twitterlogin/handlers/bearer"
 	"example.com/twitterlogin/handlers/imageservice"
 )
@@ -77,21 +78,13 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (opt
 	switch {
 	case err != nil:
 		problems = append(problems, fmt.Errorf("-addr %q: %w", o.addr, err))
-	case !o.allowRemote && !isLoopback(host):
+	case !o.allowRemote && !config.IsLoopback(host):
 		problems = append(problems, fmt.Errorf("-addr must be a loopback address (127.0.0.1, ::1 or localhost), but is %q; pass -allow-remote to override", o.addr))
 	}
 	if o.issuer == "" || o.audience == "" {
 		problems = append(problems, errors.New("-issuer and -audience must not be empty"))
 	}
 	return o, errors.Join(problems...)
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // run serves the demo service until ctx ends, then shuts down gracefully.
