@@ -253,6 +253,8 @@ func Load(getenv func(string) string, dev bool) (*Config, error) {
 		bad("SESSION_SECRET must be at least %d bytes, but is %d bytes", MinSecretLen, n)
 	} else if n == 0 && !dev {
 		bad("SESSION_SECRET is required outside dev mode (at least %d random bytes, e.g. `openssl rand -base64 48`)", MinSecretLen)
+	} else if n > 0 && !dev && !looksRandom(c.SessionSecret) {
+		bad("SESSION_SECRET does not look random (a placeholder, or too few different characters): use `openssl rand -base64 48`")
 	}
 
 	switch v := env("TWITTER_OFFLINE_ACCESS", "false"); v {
@@ -384,4 +386,24 @@ func parseNamedKeys(raw string, sessionSecret []byte, bad func(string, ...any)) 
 		}
 	}
 	return keys
+}
+
+// placeholderWords mark the example and placeholder secrets of this
+// repository's README, compose file and CI script.
+var placeholderWords = []string{"placeholder", "changeme", "change-me", "example", "secret-here", "not-a-real"}
+
+// looksRandom refuses secrets copied from examples and low-entropy ones
+// (fewer than 12 different bytes): a cheap guard, not a proof of entropy.
+func looksRandom(secret []byte) bool {
+	lower := strings.ToLower(string(secret))
+	for _, w := range placeholderWords {
+		if strings.Contains(lower, w) {
+			return false
+		}
+	}
+	distinct := map[byte]bool{}
+	for _, b := range secret {
+		distinct[b] = true
+	}
+	return len(distinct) >= 12
 }

@@ -105,6 +105,8 @@ func TestRefusals(t *testing.T) {
 		{"token key not 32 bytes", false, prod(map[string]string{"TOKEN_ENCRYPTION_KEYS": "k1:c2hvcnQ="}), "TOKEN_ENCRYPTION_KEYS entry 1 (k1) must be the standard base64 of exactly 32 bytes"},
 		{"token key without id", false, prod(map[string]string{"TOKEN_ENCRYPTION_KEYS": encKey}), "TOKEN_ENCRYPTION_KEYS entry 1 needs an id"},
 		{"token key id repeated", false, prod(map[string]string{"TOKEN_ENCRYPTION_KEYS": "k1:" + encKey + ",k1:" + encKey2}), "entry 2 (k1) repeats an id or a key"},
+		{"placeholder secret", false, prod(map[string]string{"SESSION_SECRET": "ci-placeholder-not-a-real-secret-0123"}), "SESSION_SECRET does not look random"},
+		{"low-entropy secret", false, prod(map[string]string{"SESSION_SECRET": strings.Repeat("ab", 20)}), "SESSION_SECRET does not look random"},
 		{"short old secret", false, prod(map[string]string{"SESSION_SECRETS_OLD": "short"}), "SESSION_SECRETS_OLD entry 1 must be at least 32 bytes"},
 		{"old secret equals the current", false, prod(map[string]string{"SESSION_SECRETS_OLD": secret}), "SESSION_SECRETS_OLD entry 1 is the same as SESSION_SECRET"},
 		{"no public URL", false, prod(map[string]string{"PUBLIC_URL": ""}), "PUBLIC_URL is required"},
