@@ -59,18 +59,18 @@ func (s *Server) finishLogin(c *gin.Context, p models.TwitterProfile, tok models
 	ctx, cancel := s.storeCtx(c)
 	defer cancel()
 	now := s.now()
-	user, err := s.store.UpsertTwitterUser(ctx, p, tok, now)
+	uid, err := s.store.RecordSignIn(ctx, p, tok, now)
 	if err != nil {
-		s.fail(c, fmt.Errorf("upsert user: %w", err))
+		s.fail(c, fmt.Errorf("record sign-in: %w", err))
 		return
 	}
 	// The user's other sessions show the new name and avatar at once.
-	s.cache.dropUser(user.ID)
+	s.cache.dropUser(uid)
 	// A new session id at every login, whatever cookie the browser had,
 	// so a planted session cannot be carried into this one.
 	sess := models.Session{
 		ID:        randomID(),
-		UserID:    user.ID,
+		UserID:    uid,
 		CreatedAt: now,
 		ExpiresAt: now.Add(s.cfg.SessionLifetime),
 		UserAgent: truncate(c.Request.UserAgent(), userAgentLen),
@@ -79,14 +79,14 @@ func (s *Server) finishLogin(c *gin.Context, p models.TwitterProfile, tok models
 		s.fail(c, fmt.Errorf("create session: %w", err))
 		return
 	}
-	token, err := s.issueSessionToken(user.ID, sess.ID, now)
+	token, err := s.issueSessionToken(uid, sess.ID, now)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	s.setSessionCookie(c, token)
-	s.logger(c).Info("login", "flow", tok.Flow, "user_id", user.ID.Hex())
-	s.recordEvent(c, user.ID, models.Event{Kind: models.EventSignIn, Flow: tok.Flow})
+	s.logger(c).Info("login", "flow", tok.Flow, "user_id", uid.Hex())
+	s.recordEvent(c, uid, models.Event{Kind: models.EventSignIn, Flow: tok.Flow})
 	c.Redirect(http.StatusFound, returnToFrom(c.Request.Context()))
 }
 

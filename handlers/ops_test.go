@@ -108,7 +108,7 @@ func TestMetrics(t *testing.T) {
 		`twitterlogin_logins_total{flow="oauth2",outcome="refused"} 1`,
 		`twitterlogin_logins_total{flow="oauth2",outcome="provider_error"} 0`,
 		`twitterlogin_store_call_duration_seconds_count{operation="insert_record",outcome="ok"} 1`,
-		`twitterlogin_store_call_duration_seconds_count{operation="upsert_twitter_user",outcome="ok"} 1`,
+		`twitterlogin_store_call_duration_seconds_count{operation="record_sign_in",outcome="ok"} 1`,
 		`twitterlogin_active_sessions 1`,
 		`go_goroutines `,
 	} {

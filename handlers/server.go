@@ -36,7 +36,7 @@ type store interface {
 	// Ping and CountLiveSessions serve /readyz and the active-sessions gauge.
 	Ping(ctx context.Context) error
 	CountLiveSessions(ctx context.Context, now time.Time) (int64, error)
-	UpsertTwitterUser(ctx context.Context, p models.TwitterProfile, tok models.ProviderToken, now time.Time) (*models.User, error)
+	RecordSignIn(ctx context.Context, p models.TwitterProfile, tok models.ProviderToken, now time.Time) (bson.ObjectID, error)
 	UserByID(ctx context.Context, id bson.ObjectID) (*models.User, error)
 	ClearProviderToken(ctx context.Context, id bson.ObjectID) error
 	ReplaceProviderToken(ctx context.Context, id bson.ObjectID, oldGeneration int64, tok models.ProviderToken) (bool, error)

@@ -47,9 +47,9 @@ func (t timedStore) CountLiveSessions(ctx context.Context, now time.Time) (n int
 	return t.store.CountLiveSessions(ctx, now)
 }
 
-func (t timedStore) UpsertTwitterUser(ctx context.Context, p models.TwitterProfile, tok models.ProviderToken, now time.Time) (u *models.User, err error) {
-	defer func(start time.Time) { t.observe("upsert_twitter_user", start, err) }(time.Now())
-	return t.store.UpsertTwitterUser(ctx, p, tok, now)
+func (t timedStore) RecordSignIn(ctx context.Context, p models.TwitterProfile, tok models.ProviderToken, now time.Time) (id bson.ObjectID, err error) {
+	defer func(start time.Time) { t.observe("record_sign_in", start, err) }(time.Now())
+	return t.store.RecordSignIn(ctx, p, tok, now)
 }
 
 func (t timedStore) UserByID(ctx context.Context, id bson.ObjectID) (u *models.User, err error) {

@@ -3,7 +3,6 @@ package models
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -70,59 +69,11 @@ func (u *User) normalize() {
 	}
 }
 
-// UpsertTwitterUser records a sign-in: it creates the user for p.ID if there
-// is none, otherwise it updates the profile fields and the token, keeping
-// the user's _id and created_at. The _id derives from the Twitter id
-// ([UserIDFor]) and the write is one atomic upsert, so there is one
-// document per Twitter id; if two first sign-ins race and one loses on the
-// unique index, it is retried once as an update.
-// A new user gets the store's default roles ([Options.DefaultRoles]), as
-// does, once, a user stored before roles existed; roles are never changed
-// by a sign-in otherwise. It returns the user as stored. It fails if p.ID
-// is empty, and with [ErrUnavailable] if the store cannot be reached.
+// UpsertTwitterUser records a sign-in like [Store.RecordSignIn] and returns
+// the user as stored. A user stored before roles existed gets the default
+// roles here, once; roles are never changed by a sign-in otherwise.
 func (s *Store) UpsertTwitterUser(ctx context.Context, p TwitterProfile, tok ProviderToken, now time.Time) (*User, error) {
-	if p.ID == "" {
-		return nil, errors.New("upsert twitter user: empty twitter id")
-	}
-	now = normTime(now)
-	tok.Expiry = normTime(tok.Expiry)
-
-	id, err := UserIDFor(p.ID)
-	if err != nil {
-		return nil, fmt.Errorf("upsert twitter user: %w", err)
-	}
-	// The filter is on _id, the one field FerretDB can look up without
-	// decoding every user. Every user-supplied string is a value in $set,
-	// never a key or an operator, so "$where" or {"$gt": ""} in a name is
-	// stored literally.
-	filter := bson.D{{Key: "_id", Value: id}}
-	update := bson.D{
-		{Key: "$set", Value: bson.D{
-			{Key: "handle", Value: p.Handle},
-			{Key: "name", Value: p.Name},
-			{Key: "avatar_url", Value: p.AvatarURL},
-			{Key: "token", Value: s.tokens.seal(id, tok)},
-			{Key: "updated_at", Value: now},
-		}},
-		{Key: "$setOnInsert", Value: bson.D{
-			{Key: "twitter_id", Value: p.ID},
-			{Key: "created_at", Value: now},
-			{Key: "roles", Value: s.roles},
-		}},
-	}
-	// An atomic upsert by _id, then a read by _id. One FindOneAndUpdate
-	// would be one round trip, but FerretDB scans and decodes the whole
-	// collection for findAndModify, even by _id (measured: 86 ms against
-	// 7 ms for these two at 1,000 users).
-	opts := options.UpdateOne().SetUpsert(true)
-	_, err = s.users.UpdateOne(ctx, filter, update, opts)
-	if mongo.IsDuplicateKeyError(err) {
-		// Another first sign-in for the same id inserted between our
-		// match and our insert (or the user predates derived ids); the
-		// document exists now, so this updates it.
-		filter = bson.D{{Key: "twitter_id", Value: p.ID}}
-		_, err = s.users.UpdateOne(ctx, filter, update, opts)
-	}
+	filter, err := s.signIn(ctx, p, tok, now)
 	var raw bson.Raw
 	if err == nil {
 		raw, err = s.users.FindOne(ctx, filter).Raw()
@@ -152,6 +103,78 @@ func (s *Store) UpsertTwitterUser(ctx context.Context, p TwitterProfile, tok Pro
 	}
 	u.normalize()
 	return &u, nil
+}
+
+// RecordSignIn records a sign-in and returns the user's _id: it creates
+// the user for p.ID if there is none, otherwise it updates the profile
+// fields and the token, keeping the user's _id and created_at. A new user
+// gets the store's default roles ([Options.DefaultRoles]). The _id derives
+// from the Twitter id ([UserIDFor]) and the write is one atomic upsert, so
+// there is one document per Twitter id, and nothing is read back: on the
+// embedded store every read by _id scans the users. It fails if p.ID is
+// not a Twitter id, and with [ErrUnavailable] if the store cannot be
+// reached.
+func (s *Store) RecordSignIn(ctx context.Context, p TwitterProfile, tok ProviderToken, now time.Time) (bson.ObjectID, error) {
+	filter, err := s.signIn(ctx, p, tok, now)
+	if err != nil {
+		return bson.ObjectID{}, err
+	}
+	if filter[0].Key == "_id" {
+		return filter[0].Value.(bson.ObjectID), nil
+	}
+	// A user stored before ids were derived from Twitter ids: read its id.
+	var u struct {
+		ID bson.ObjectID `bson:"_id"`
+	}
+	if err := s.users.FindOne(ctx, filter, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Decode(&u); err != nil {
+		return bson.ObjectID{}, fmt.Errorf("record sign-in of %s: %w", p.ID, storeError(err))
+	}
+	return u.ID, nil
+}
+
+// signIn upserts the sign-in and returns the filter that finds the user:
+// by _id, or by twitter_id when the upsert by _id ran into the unique
+// index (two first sign-ins racing, or a user whose _id predates derived
+// ids; either way the document exists now, so the retry updates it).
+func (s *Store) signIn(ctx context.Context, p TwitterProfile, tok ProviderToken, now time.Time) (bson.D, error) {
+	id, err := UserIDFor(p.ID)
+	if err != nil {
+		return nil, fmt.Errorf("record sign-in: %w", err)
+	}
+	now = normTime(now)
+	tok.Expiry = normTime(tok.Expiry)
+	// The filter is on _id, the one field FerretDB can look up without
+	// decoding every user. Every user-supplied string is a value in $set,
+	// never a key or an operator, so "$where" or {"$gt": ""} in a name is
+	// stored literally.
+	filter := bson.D{{Key: "_id", Value: id}}
+	update := bson.D{
+		{Key: "$set", Value: bson.D{
+			{Key: "handle", Value: p.Handle},
+			{Key: "name", Value: p.Name},
+			{Key: "avatar_url", Value: p.AvatarURL},
+			{Key: "token", Value: s.tokens.seal(id, tok)},
+			{Key: "updated_at", Value: now},
+		}},
+		{Key: "$setOnInsert", Value: bson.D{
+			{Key: "twitter_id", Value: p.ID},
+			{Key: "created_at", Value: now},
+			{Key: "roles", Value: s.roles},
+		}},
+	}
+	// UpdateOne with upsert, not FindOneAndUpdate: FerretDB scans and
+	// decodes the whole collection for findAndModify, even by _id
+	// (measured: 86 ms against 7 ms for UpdateOne+FindOne at 1,000 users).
+	opts := options.UpdateOne().SetUpsert(true)
+	_, err = s.users.UpdateOne(ctx, filter, update, opts)
+	if mongo.IsDuplicateKeyError(err) {
+		filter = bson.D{{Key: "twitter_id", Value: p.ID}}
+		_, err = s.users.UpdateOne(ctx, filter, update, opts)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("record sign-in of %s: %w", p.ID, storeError(err))
+	}
+	return filter, nil
 }
 
 // userIDTag starts every user _id ("twtr"), in place of an ObjectID's
