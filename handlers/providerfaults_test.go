@@ -108,8 +108,10 @@ func TestProviderFaults_PerRequest(t *testing.T) {
 	})
 }
 
-// TestProviderFaults_Injected covers the failures injected per path
-// (Provider.SetFault), including those only possible that way.
+// TestProviderFaults_Injected: when Twitter fails, answers garbage or is
+// slow (a failure injected per path with Provider.SetFault), the user gets
+// a clear 502/503/504 page, nothing is written, and the next login works
+// once Twitter is back.
 func TestProviderFaults_Injected(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -138,6 +140,17 @@ func TestProviderFaults_Injected(t *testing.T) {
 		{"token endpoint 502 with its own body", config.OAuth2, "/2/oauth2/token",
 			devtwitter.Fault{Status: 502, Body: "<html>bad gateway</html>"}, false,
 			http.StatusBadGateway, "Twitter could not complete the sign-in"},
+		{"oauth2 token endpoint 500", config.OAuth2, "/2/oauth2/token", devtwitter.Fault{Status: 500}, false, http.StatusBadGateway, "Twitter could not complete the sign-in"},
+		{"oauth2 token endpoint slow", config.OAuth2, "/2/oauth2/token", devtwitter.Fault{Delay: 3 * time.Second}, false, http.StatusGatewayTimeout, "Twitter did not answer in time"},
+		{"oauth2 users/me 503", config.OAuth2, "/2/users/me", devtwitter.Fault{Status: 503}, false, http.StatusBadGateway, "Twitter could not complete the sign-in"},
+		{"oauth2 users/me 429", config.OAuth2, "/2/users/me", devtwitter.Fault{Status: 429}, false, http.StatusServiceUnavailable, "Twitter is limiting requests right now"},
+		{"oauth2 users/me 401", config.OAuth2, "/2/users/me", devtwitter.Fault{Status: 401}, false, http.StatusBadGateway, "Twitter could not complete the sign-in"},
+		{"oauth2 users/me slow", config.OAuth2, "/2/users/me", devtwitter.Fault{Delay: 3 * time.Second}, false, http.StatusGatewayTimeout, "Twitter did not answer in time"},
+		{"oauth1 request token 500", config.OAuth1, "/oauth/request_token", devtwitter.Fault{Status: 500}, true, http.StatusBadGateway, "Twitter could not complete the sign-in"},
+		{"oauth1 request token slow", config.OAuth1, "/oauth/request_token", devtwitter.Fault{Delay: 3 * time.Second}, true, http.StatusGatewayTimeout, "Twitter did not answer in time"},
+		{"oauth1 access token 503", config.OAuth1, "/oauth/access_token", devtwitter.Fault{Status: 503}, false, http.StatusBadGateway, "Twitter could not complete the sign-in"},
+		{"oauth1 verify_credentials 401", config.OAuth1, "/1.1/account/verify_credentials.json", devtwitter.Fault{Status: 401}, false, http.StatusBadGateway, "Twitter could not complete the sign-in"},
+		{"oauth1 verify_credentials slow", config.OAuth1, "/1.1/account/verify_credentials.json", devtwitter.Fault{Delay: 3 * time.Second}, false, http.StatusGatewayTimeout, "Twitter did not answer in time"},
 	}
 	h := newHarness(t, harnessOptions{twitterTimeout: "1s"})
 	for i, tt := range tests {
@@ -164,6 +177,11 @@ func TestProviderFaults_Injected(t *testing.T) {
 			wantNothingWritten(t, h, b, twitterID)
 		})
 	}
+	t.Run("back to normal", func(t *testing.T) {
+		for _, flow := range flows {
+			h.browser().login(flow, "1003")
+		}
+	})
 }
 
 // TestDevProviderConsent_TypedAccounts: on the interactive consent page a
