@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/base64"
@@ -16,7 +15,6 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +23,7 @@ import (
 
 	"example.com/twitterlogin/config"
 	"example.com/twitterlogin/handlers/devtwitter"
+	"example.com/twitterlogin/handlers/testdouble"
 	"example.com/twitterlogin/handlers/tokenkeys"
 	"example.com/twitterlogin/models"
 	"example.com/twitterlogin/models/storetest"
@@ -53,8 +52,8 @@ type harness struct {
 	store    *models.Store
 	provider *devtwitter.Provider
 	provSrv  *httptest.Server
-	logs     *syncBuffer
-	clock    *clock
+	logs     *testdouble.Buffer
+	clock    *testdouble.Clock
 }
 
 type harnessOptions struct {
@@ -68,7 +67,7 @@ type harnessOptions struct {
 
 func newHarness(t testing.TB, opts harnessOptions) *harness {
 	t.Helper()
-	h := &harness{t: t, logs: &syncBuffer{}, clock: &clock{now: time.Now()}}
+	h := &harness{t: t, logs: &testdouble.Buffer{}, clock: testdouble.NewClock(time.Now())}
 
 	var err error
 	h.provider, err = devtwitter.New(devtwitter.Config{
@@ -137,42 +136,6 @@ func newHarness(t testing.TB, opts harnessOptions) *harness {
 	h.app.Start()
 	t.Cleanup(h.app.Close)
 	return h
-}
-
-// clock is a settable time source shared by the app and the provider.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// syncBuffer collects log output from concurrent handlers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // browser is an HTTP client with a cookie jar that does not follow

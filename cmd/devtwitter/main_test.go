@@ -6,9 +6,10 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"example.com/twitterlogin/handlers/testdouble"
 )
 
 func envMap(m map[string]string) func(string) string {
@@ -69,26 +70,8 @@ func TestParseOptions(t *testing.T) {
 	}
 }
 
-// syncBuffer is a goroutine-safe io.Writer.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestRun_ServesAndShutsDown(t *testing.T) {
-	out := &syncBuffer{}
+	out := &testdouble.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

@@ -7,9 +7,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"example.com/twitterlogin/handlers/testdouble"
 )
 
 func TestParseOptionsRefuses(t *testing.T) {
@@ -36,23 +37,6 @@ func TestParseOptionsRefuses(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestRunServesAndShutsDown: the program starts against an empty JWK Set,
 // refuses a request without a token, and stops on cancel.
 func TestRunServesAndShutsDown(t *testing.T) {
@@ -71,7 +55,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	env := map[string]string{"IMAGESERVICE_ADDR": addr, "IMAGESERVICE_JWKS_URL": jwks.URL}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out syncBuffer
+	var out testdouble.Buffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, &out) }()
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"example.com/twitterlogin/handlers/devtwitter"
+	"example.com/twitterlogin/handlers/testdouble"
 	"example.com/twitterlogin/models"
 	"example.com/twitterlogin/models/storetest"
 )
@@ -61,7 +62,7 @@ func newCheckEnv(t *testing.T, provider devtwitter.Config) *checkEnv {
 // runCheck runs `server -dev -check` with env and returns its output.
 func runCheck(t *testing.T, env map[string]string) (string, error) {
 	t.Helper()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testdouble.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	err := run(ctx, []string{"-dev", "-check"}, func(k string) string { return env[k] }, &stdout, &stderr)

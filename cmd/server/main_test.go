@@ -13,9 +13,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"example.com/twitterlogin/handlers/testdouble"
 )
 
 // freeAddr returns a loopback address nobody listens on right now.
@@ -27,23 +28,6 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestDevModeEndToEnd runs the program as `server -dev` does (embedded
@@ -144,7 +128,7 @@ func TestDevModeEndToEnd(t *testing.T) {
 // devServer is the program running in-process as `server -dev`.
 type devServer struct {
 	base, dir      string
-	stdout, stderr *syncBuffer
+	stdout, stderr *testdouble.Buffer
 	cancel         context.CancelFunc // what SIGINT/SIGTERM do in main
 	done           chan error
 }
@@ -153,7 +137,7 @@ type devServer struct {
 // its data in a temporary folder, and waits until it serves.
 func startDev(t *testing.T) *devServer {
 	t.Helper()
-	d := &devServer{dir: t.TempDir(), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	d := &devServer{dir: t.TempDir(), stdout: &testdouble.Buffer{}, stderr: &testdouble.Buffer{}, done: make(chan error, 1)}
 	addr := freeAddr(t)
 	d.base = "http://" + addr
 	env := map[string]string{

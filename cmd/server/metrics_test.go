@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"example.com/twitterlogin/handlers/testdouble"
 )
 
 // TestOpsEndpoints runs the program with METRICS_ADDR set: /healthz and
@@ -23,7 +25,7 @@ func TestOpsEndpoints(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testdouble.Buffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"-dev"}, func(k string) string { return env[k] }, &stdout, &stderr) }()
 	deadline := time.Now().Add(60 * time.Second)

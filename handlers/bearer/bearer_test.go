@@ -20,6 +20,7 @@ import (
 
 	"example.com/twitterlogin/handlers/bearer"
 	"example.com/twitterlogin/handlers/imageservice"
+	"example.com/twitterlogin/handlers/testdouble"
 	"example.com/twitterlogin/handlers/tokenkeys"
 )
 
@@ -95,29 +96,12 @@ func (s *jwksServer) setFailing(f bool) {
 	s.mu.Unlock()
 }
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // service is the demo image service guarded by a verifier that knows
 // only the JWK Set URL.
 type service struct {
 	*httptest.Server
 	jwks  *jwksServer
-	clock *clock
+	clock *testdouble.Clock
 }
 
 func newService(t testing.TB, unknownKIDInterval time.Duration, keys ...*tokenkeys.Key) *service {
@@ -129,7 +113,7 @@ func newService(t testing.TB, unknownKIDInterval time.Duration, keys ...*tokenke
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{now: time.Now()}
+	clk := testdouble.NewClock(time.Now())
 	v, err := bearer.New(bearer.Options{Keys: store, Issuer: testIssuer, Audience: testAudience, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

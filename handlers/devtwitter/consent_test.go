@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"example.com/twitterlogin/handlers/testdouble"
 )
 
 var consentIDRe = regexp.MustCompile(`name="consent" value="([^"]+)"`)
@@ -297,7 +299,7 @@ func TestAddCallbackURL(t *testing.T) {
 }
 
 func TestLogsNoSecrets(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testdouble.Buffer{}
 	e := newTestEnv(t, func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
 	// A refused request logs too.
 	e.do(t, signedRequest(t, "POST", e.base+"/oauth/request_token", withExtra(e.defaultSign("z"), "oauth_callback", "http://127.0.0.1:9/evil?secret=1")))

@@ -8,48 +8,31 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/dghubble/oauth1"
 	"golang.org/x/oauth2"
+
+	"example.com/twitterlogin/handlers/testdouble"
 )
 
 // testCallback is the app's registered callback; it keeps its own query
 // so tests see that the provider preserves it.
 const testCallback = "http://127.0.0.1:9/auth/twitter/callback?from=test"
 
-// fakeClock is a settable clock for Config.Now.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // testEnv is a provider on a real HTTP server with a non-redirecting client.
 type testEnv struct {
 	p      *Provider
 	srv    *httptest.Server
 	base   string
-	clock  *fakeClock
+	clock  *testdouble.Clock
 	client *http.Client
 }
 
 func newTestEnv(t *testing.T, mods ...func(*Config)) *testEnv {
 	t.Helper()
-	clock := &fakeClock{t: time.Now()}
+	clock := testdouble.NewClock(time.Now())
 	cfg := Config{CallbackURLs: []string{testCallback}, Now: clock.Now}
 	for _, m := range mods {
 		m(&cfg)
@@ -239,22 +222,4 @@ func (e *testEnv) approveOAuth1(t *testing.T, token, user string) string {
 		t.Fatalf("callback oauth_token = %q, want the request token", got)
 	}
 	return loc.Query().Get("oauth_verifier")
-}
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
