@@ -24,7 +24,7 @@ import (
 	"syscall"
 	"time"
 
-	"example.com/twitterlogin/config"
+	"example.com/twitterlogin/cmd/internal/serve"
 	"example.com/twitterlogin/handlers/devtwitter"
 )
 
@@ -84,12 +84,8 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (opt
 	if len(o.callbacks) == 0 {
 		problems = append(problems, errors.New("-callback is required (or DEV_TWITTER_CALLBACKS), e.g. -callback http://127.0.0.1:8080/auth/twitter/callback"))
 	}
-	host, _, err := net.SplitHostPort(o.addr)
-	switch {
-	case err != nil:
-		problems = append(problems, fmt.Errorf("-addr %q: %w", o.addr, err))
-	case !o.allowRemote && !config.IsLoopback(host):
-		problems = append(problems, fmt.Errorf("-addr must be a loopback address (127.0.0.1, ::1 or localhost), but is %q; pass -allow-remote to override", o.addr))
+	if err := serve.CheckAddr(o.addr, o.allowRemote); err != nil {
+		problems = append(problems, err)
 	}
 	return o, errors.Join(problems...)
 }
@@ -132,20 +128,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
 	logger.Info("devtwitter: listening", "addr", ln.Addr().String())
-
-	select {
-	case err := <-serveErr:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	logger.Info("devtwitter: shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	return nil
+	return serve.Serve(ctx, srv, ln, logger)
 }

@@ -26,7 +26,7 @@ import (
 	"syscall"
 	"time"
 
-	"example.com/twitterlogin/config"
+	"example.com/twitterlogin/cmd/internal/serve"
 	"example.com/twitterlogin/handlers/bearer"
 	"example.com/twitterlogin/handlers/imageservice"
 )
@@ -74,12 +74,8 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (opt
 	if fs.NArg() > 0 {
 		problems = append(problems, fmt.Errorf("unexpected arguments: %q", fs.Args()))
 	}
-	host, _, err := net.SplitHostPort(o.addr)
-	switch {
-	case err != nil:
-		problems = append(problems, fmt.Errorf("-addr %q: %w", o.addr, err))
-	case !o.allowRemote && !config.IsLoopback(host):
-		problems = append(problems, fmt.Errorf("-addr must be a loopback address (127.0.0.1, ::1 or localhost), but is %q; pass -allow-remote to override", o.addr))
+	if err := serve.CheckAddr(o.addr, o.allowRemote); err != nil {
+		problems = append(problems, err)
 	}
 	if o.issuer == "" || o.audience == "" {
 		problems = append(problems, errors.New("-issuer and -audience must not be empty"))
@@ -123,20 +119,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("imageservice: listening", "url", "http://"+ln.Addr().String(), "jwks_url", o.jwksURL, "issuer", o.issuer, "audience", o.audience)
-
-	select {
-	case err := <-serveErr:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("imageservice: shutting down")
-	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancelShutdown()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	return nil
+	return serve.Serve(ctx, srv, ln, log)
 }
