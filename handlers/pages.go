@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -116,21 +118,36 @@ func (s *Server) handleLogout(c *gin.Context) {
 			return
 		}
 		s.cache.dropSession(sess.ID)
-		tok := s.providerTokenOf(ctx, sess.User)
-		if err := s.store.ClearProviderToken(ctx, sess.User.ID); err != nil {
-			s.fail(c, fmt.Errorf("clear provider token: %w", err))
+		s.logger(c).Info("logout", "user_id", sess.User.ID.Hex())
+		if err := s.forgetTwitterCredentials(ctx, c, sess.User, "logout"); err != nil {
+			s.fail(c, err)
 			return
 		}
-		s.cache.dropUser(sess.User.ID)
-		s.logger(c).Info("logout", "user_id", sess.User.ID.Hex())
-		// Twitter is told in the background; this response never waits.
-		s.afterLogout(c, sess.User.ID, tok, "logout")
 	}
+	s.leave(c, "signed-out")
+}
+
+// forgetTwitterCredentials removes the user's stored Twitter credentials
+// once their session (or all of them) has ended, and has them revoked at
+// Twitter in the background (revoke.go); the response never waits for
+// Twitter. A user deleted meanwhile has nothing left to forget.
+func (s *Server) forgetTwitterCredentials(ctx context.Context, c *gin.Context, user *models.User, reason string) error {
+	tok := s.providerTokenOf(ctx, user)
+	if err := s.store.ClearProviderToken(ctx, user.ID); err != nil && !errors.Is(err, models.ErrNotFound) {
+		return fmt.Errorf("clear provider token: %w", err)
+	}
+	s.cache.dropUser(user.ID)
+	s.afterLogout(c, user.ID, tok, reason)
+	return nil
+}
+
+// leave clears this browser's session cookie, asks it to drop anything it
+// cached or stored for this origin, and sends it home with a notice.
+func (s *Server) leave(c *gin.Context, notice string) {
 	s.clearSessionCookie(c)
 	c.Header("Cache-Control", "no-store")
-	// Also drop anything the browser cached or stored for this origin.
 	c.Header("Clear-Site-Data", `"cache", "cookies"`)
-	c.Redirect(http.StatusSeeOther, "/?notice=signed-out")
+	c.Redirect(http.StatusSeeOther, "/?notice="+notice)
 }
 
 // render executes a page into a buffer first, so a template error becomes a

@@ -4,14 +4,11 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
-
-	"example.com/twitterlogin/models"
 )
 
 // sessionRow is one of the user's sessions as the sessions page shows it.
@@ -94,12 +91,11 @@ func (s *Server) handleEndSession(c *gin.Context) {
 	}
 	s.cache.dropSession(sid)
 	s.logger(c).Info("session ended", "user_id", sess.User.ID.Hex(), "current", sid == sess.ID)
-	c.Header("Cache-Control", "no-store")
 	if sid == sess.ID {
-		s.clearSessionCookie(c)
-		c.Redirect(http.StatusSeeOther, "/?notice=signed-out")
+		s.leave(c, "signed-out")
 		return
 	}
+	c.Header("Cache-Control", "no-store")
 	c.Redirect(http.StatusSeeOther, "/sessions")
 }
 
@@ -118,18 +114,10 @@ func (s *Server) handleEndAllSessions(c *gin.Context) {
 		s.fail(c, fmt.Errorf("end all sessions: %w", err))
 		return
 	}
-	tok := s.providerTokenOf(ctx, sess.User) // for revocation at Twitter (revoke.go)
-	if err := s.store.ClearProviderToken(ctx, sess.User.ID); err != nil && !errorsIsNotFound(err) {
-		s.fail(c, fmt.Errorf("clear provider token: %w", err))
+	s.logger(c).Info("signed out everywhere", "user_id", sess.User.ID.Hex(), "sessions", n)
+	if err := s.forgetTwitterCredentials(ctx, c, sess.User, "log out everywhere"); err != nil {
+		s.fail(c, err)
 		return
 	}
-	s.cache.dropUser(sess.User.ID)
-	s.logger(c).Info("signed out everywhere", "user_id", sess.User.ID.Hex(), "sessions", n)
-	s.afterLogout(c, sess.User.ID, tok, "log out everywhere")
-	s.clearSessionCookie(c)
-	c.Header("Cache-Control", "no-store")
-	c.Header("Clear-Site-Data", `"cache", "cookies"`)
-	c.Redirect(http.StatusSeeOther, "/?notice=signed-out-everywhere")
+	s.leave(c, "signed-out-everywhere")
 }
-
-func errorsIsNotFound(err error) bool { return errors.Is(err, models.ErrNotFound) }
