@@ -164,7 +164,8 @@ func (c *checker) checkStore(ctx context.Context, cfg *config.Config) {
 	uri, what := cfg.MongoURI, "MONGODB_URI"
 	if uri == "" {
 		what = "embedded store in " + filepath.Join(cfg.DataDir, "db")
-		srv, err := embedded.Start(ctx, embedded.Options{Dir: filepath.Join(cfg.DataDir, "db"), Logger: slog.New(slog.DiscardHandler)})
+		// IDIndexInterval -1: a check leaves the SQLite files as they are.
+		srv, err := embedded.Start(ctx, embedded.Options{Dir: filepath.Join(cfg.DataDir, "db"), Logger: slog.New(slog.DiscardHandler), IDIndexInterval: -1})
 		if err != nil {
 			c.fail("store", fmt.Sprintf("cannot start the %s: %v", what, err), "check that DATA_DIR is writable")
 			return

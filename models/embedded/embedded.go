@@ -3,7 +3,9 @@
 // store over the real wire protocol without an external mongod.
 //
 // FerretDB is not MongoDB: it has no TTL indexes, no change streams and no
-// transactions, and every query scans the collection. See docs/store.md.
+// transactions, and every query scans the collection, except a lookup by
+// `_id` alone, which [Server.EnsureIDIndexes] makes an index search. See
+// docs/store.md.
 package embedded
 
 import (
@@ -36,9 +38,18 @@ type Options struct {
 	// same port.
 	Addr string
 
-	// Logger receives FerretDB's own log lines. FerretDB is chatty, so pass
-	// a logger at warn level or above; nil discards everything.
+	// Logger receives FerretDB's own log lines, and the errors of the
+	// background runs of [Server.EnsureIDIndexes] at warn level. FerretDB
+	// is chatty, so pass a logger at warn level or above; nil discards
+	// everything.
 	Logger *slog.Logger
+
+	// IDIndexInterval is how often the server re-runs
+	// [Server.EnsureIDIndexes] in the background, so that collections
+	// created after Start get the `_id` pushdown index too. Zero means
+	// [DefaultIDIndexInterval]. A negative value turns the automatic runs
+	// off, the one in Start included; EnsureIDIndexes can still be called.
+	IDIndexInterval time.Duration
 }
 
 // Server is a running embedded FerretDB. Its methods are safe for
@@ -46,11 +57,16 @@ type Options struct {
 type Server struct {
 	addr string
 	uri  string
+	dir  string // absolute data folder, one <database>.sqlite file per database
 
 	cancel    context.CancelFunc
 	done      chan struct{} // closed when Run has returned
 	runErr    error         // Run's result; read only after done is closed
 	closeOnce sync.Once
+
+	// The background runs of EnsureIDIndexes; both nil if they are off.
+	stopIndexer context.CancelFunc
+	indexerDone chan struct{} // closed when the loop has returned
 }
 
 // newMu serialises ferretdb.New: it writes a package-level variable of
@@ -59,10 +75,11 @@ type Server struct {
 var newMu sync.Mutex
 
 // Start starts FerretDB on opts.Dir and opts.Addr and returns once it
-// accepts connections. ctx bounds the start-up only; the server runs until
-// [Server.Close]. Start fails if the folder cannot be created, the address
-// cannot be bound (for example, it is still in use), or FerretDB stops
-// before it is ready.
+// accepts connections and, unless [Options.IDIndexInterval] is negative,
+// [Server.EnsureIDIndexes] has run once. ctx bounds the start-up only; the
+// server runs until [Server.Close]. Start fails if the folder cannot be
+// created, the address cannot be bound (for example, it is still in use),
+// FerretDB stops before it is ready, or EnsureIDIndexes fails.
 func Start(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("embedded: start: Options.Dir is empty")
@@ -103,7 +120,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &Server{cancel: cancel, done: make(chan struct{})}
+	s := &Server{dir: dir, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		s.runErr = f.Run(runCtx)
@@ -120,6 +137,10 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	s.addr = u.Host
 
 	if err := s.waitReady(ctx); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("embedded: start on %s: %w", s.addr, err)
+	}
+	if err := s.startIDIndexer(ctx, opts.IDIndexInterval, logger); err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("embedded: start on %s: %w", s.addr, err)
 	}
@@ -171,13 +192,17 @@ func (s *Server) URI() string { return s.uri }
 // when [Options.Addr] asked for port 0.
 func (s *Server) Addr() string { return s.addr }
 
-// Close stops the server and waits until FerretDB has closed its listener,
-// its connections and its SQLite files. FerretDB gives connected clients up
-// to 3 seconds to hang up before it cuts them off, so Close can take that
-// long while a client is connected. Close is idempotent; later calls return
-// the same result.
+// Close stops the background runs of [Server.EnsureIDIndexes], then stops
+// the server and waits until FerretDB has closed its listener, its
+// connections and its SQLite files. FerretDB gives connected clients up to
+// 3 seconds to hang up before it cuts them off, so Close can take that
+// long while a client is connected. Close is idempotent; later calls
+// return the same result.
 func (s *Server) Close() error {
-	s.closeOnce.Do(s.cancel)
+	s.closeOnce.Do(func() {
+		s.stopIDIndexer()
+		s.cancel()
+	})
 	<-s.done
 	if s.runErr != nil {
 		return fmt.Errorf("embedded: run: %w", s.runErr)
