@@ -14,8 +14,9 @@ import (
 	"example.com/twitterlogin/models"
 )
 
-// eventsShown is how many events the activity page lists.
-const eventsShown = 50
+// eventsShown is how many events the activity page lists: what a user's
+// digest holds, so the page costs two _id lookups.
+const eventsShown = models.RecentEvents
 
 type activityPage struct {
 	layout

@@ -66,20 +66,19 @@ func (s *Server) finishLogin(c *gin.Context, p models.TwitterProfile, tok models
 	}
 	// The user's other sessions show the new name and avatar at once.
 	s.cache.dropUser(uid)
-	// A new session id at every login, whatever cookie the browser had,
-	// so a planted session cannot be carried into this one.
-	sess := models.Session{
-		ID:        randomID(),
+	// A new session (and secret) at every login, whatever cookie the
+	// browser had, so a planted session cannot be carried into this one.
+	sess, err := s.store.CreateSession(ctx, models.Session{
 		UserID:    uid,
 		CreatedAt: now,
 		ExpiresAt: now.Add(s.cfg.SessionLifetime),
 		UserAgent: truncate(c.Request.UserAgent(), userAgentLen),
-	}
-	if err := s.store.CreateSession(ctx, sess); err != nil {
+	})
+	if err != nil {
 		s.fail(c, fmt.Errorf("create session: %w", err))
 		return
 	}
-	token, err := s.issueSessionToken(uid, sess.ID, now)
+	token, err := s.issueSessionToken(uid, sess.Key(), now)
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -23,8 +23,9 @@ const (
 	formBodyLimit = 8 << 10
 	// MaxRecordText is the longest record text, in characters.
 	MaxRecordText = 1000
-	// recordsShown is how many records a list returns.
-	recordsShown = 100
+	// recordsShown is how many records a list returns: what a user's
+	// digest holds, so a list costs two _id lookups.
+	recordsShown = models.RecentRecords
 )
 
 // recordJSON is a record as the API shows it. The owner is implied: a user

@@ -49,7 +49,7 @@ func (s *Server) handleSessions(c *gin.Context) {
 	for _, x := range list {
 		page.Sessions = append(page.Sessions, sessionRow{
 			Handle:    s.sessionHandle(x.ID),
-			Current:   x.ID == sess.ID,
+			Current:   x.Key() == sess.ID,
 			Browser:   browserFamily(x.UserAgent),
 			CreatedAt: x.CreatedAt,
 			LastSeen:  x.LastSeen,
@@ -75,10 +75,10 @@ func (s *Server) handleEndSession(c *gin.Context) {
 		s.fail(c, fmt.Errorf("list sessions: %w", err))
 		return
 	}
-	var sid string
+	var sid string // the session's key
 	for _, x := range list {
 		if hmac.Equal([]byte(s.sessionHandle(x.ID)), []byte(handle)) {
-			sid = x.ID
+			sid = x.Key()
 		}
 	}
 	if sid == "" {

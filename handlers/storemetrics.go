@@ -62,7 +62,7 @@ func (t timedStore) ClearProviderToken(ctx context.Context, id bson.ObjectID) (e
 	return t.store.ClearProviderToken(ctx, id)
 }
 
-func (t timedStore) CreateSession(ctx context.Context, sess models.Session) (err error) {
+func (t timedStore) CreateSession(ctx context.Context, sess models.Session) (created *models.Session, err error) {
 	defer func(start time.Time) { t.observe("create_session", start, err) }(time.Now())
 	return t.store.CreateSession(ctx, sess)
 }

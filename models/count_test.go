@@ -1,7 +1,6 @@
 package models_test
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
@@ -21,8 +20,8 @@ func TestCountLiveSessions(t *testing.T) {
 	uid := bson.NewObjectID()
 	// Sessions expiring 1h, 2h and 3h after t0.
 	for i := 1; i <= 3; i++ {
-		sess := models.Session{ID: fmt.Sprintf("sess-%d", i), UserID: uid, CreatedAt: t0, ExpiresAt: t0.Add(time.Duration(i) * time.Hour)}
-		if err := s.CreateSession(ctx, sess); err != nil {
+		sess := models.Session{UserID: uid, CreatedAt: t0, ExpiresAt: t0.Add(time.Duration(i) * time.Hour)}
+		if _, err := s.CreateSession(ctx, sess); err != nil {
 			t.Fatalf("CreateSession: %v", err)
 		}
 	}

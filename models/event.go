@@ -17,13 +17,12 @@ const eventsCollection = "events"
 
 // Limits of the activity kept per user.
 const (
-	// MaxEventsPerUser is how many events a user keeps: [Store.TrimEvents]
-	// deletes the user's older ones, and [Store.RecordEvent] trims on about
-	// one insert in trimEvery, so a user holds at most
-	// MaxEventsPerUser+trimEvery-1 between trims.
+	// MaxEventsPerUser is how many events a user keeps: recording one
+	// deletes the user's event numbered MaxEventsPerUser before it.
 	MaxEventsPerUser = 100
-	// trimEvery spaces the trims: on FerretDB each one reads every event.
-	trimEvery = 16
+	// RecentEvents is how many of a user's newest events their digest
+	// holds: [Store.EventsByUser] serves up to this many without a scan.
+	RecentEvents = 50
 	// EventTTL is how long an event lives where the server has TTL indexes
 	// (MongoDB); FerretDB has none, so there only the per-user cap applies.
 	EventTTL = 90 * 24 * time.Hour
@@ -58,6 +57,20 @@ type Event struct {
 	IPPrefix string `bson:"ip_prefix,omitempty" json:"ip_prefix,omitempty"`
 	// Detail is a short, fixed-vocabulary note ("ok", "status 503", ...).
 	Detail string `bson:"detail,omitempty" json:"detail,omitempty"`
+	// Seq numbers the user's events 1, 2, 3...; 0 for events stored
+	// before events were numbered. The ID derives from it (seq.go).
+	Seq int64 `bson:"seq,omitempty" json:"-"`
+}
+
+func newEventFeed(s *Store) *feed[Event] {
+	return &feed[Event]{
+		kind: "events", locks: &s.appends, items: s.events(), recent: s.recent, keep: RecentEvents,
+		ownerKey: "user_id", timeKey: "at", log: s.log,
+		info: func(e *Event) itemInfo {
+			return itemInfo{id: e.ID, owner: e.UserID, seq: e.Seq, at: e.At}
+		},
+		normalize: func(e *Event) { e.At = normTime(e.At) },
+	}
 }
 
 func (s *Store) events() *mongo.Collection {
@@ -65,33 +78,37 @@ func (s *Store) events() *mongo.Collection {
 }
 
 // RecordEvent stores ev for ev.UserID with a new ID (ev.At is stored in
-// UTC at millisecond precision; zero means now) and then deletes the
-// user's events beyond the newest [MaxEventsPerUser]. It fails if
-// ev.UserID or ev.Kind is empty, and with [ErrUnavailable] if the store
-// cannot be reached.
+// UTC at millisecond precision; zero means now), updates the user's
+// digest, and deletes the user's event numbered [MaxEventsPerUser] before
+// it: all single-key _id operations. It fails if ev.UserID or ev.Kind is
+// empty, and with [ErrUnavailable] if the store cannot be reached.
 func (s *Store) RecordEvent(ctx context.Context, ev Event) error {
 	if ev.UserID.IsZero() || ev.Kind == "" {
 		return errors.New("record event: user id and kind are required")
 	}
-	ev.ID = bson.NewObjectID()
 	if ev.At.IsZero() {
 		ev.At = time.Now()
 	}
 	ev.At = normTime(ev.At)
-	coll := s.events()
-	if _, err := coll.InsertOne(ctx, ev); err != nil {
-		return fmt.Errorf("record event for user %s: %w", ev.UserID.Hex(), storeError(err))
+	stored, err := s.eventFeed.add(ctx, ev.UserID, func(id bson.ObjectID, seq int64) Event {
+		ev.ID, ev.Seq = id, seq
+		return ev
+	})
+	if err != nil {
+		return fmt.Errorf("record event for user %s: %w", ev.UserID.Hex(), err)
 	}
-	// The cap, now and then: ObjectID counters increase by one per id, so
-	// this is one insert in trimEvery.
-	if uint32(ev.ID[11])%trimEvery != 0 {
-		return nil
+	if old := stored.Seq - MaxEventsPerUser; old > 0 {
+		if _, err := s.events().DeleteOne(ctx, bson.D{{Key: "_id", Value: seqID(ev.UserID, old)}}); err != nil {
+			return fmt.Errorf("record event for user %s: trim: %w", ev.UserID.Hex(), storeError(err))
+		}
 	}
-	return s.TrimEvents(ctx, ev.UserID)
+	return nil
 }
 
 // TrimEvents deletes the user's events beyond the newest
-// [MaxEventsPerUser].
+// [MaxEventsPerUser]. It scans the user's events: [Store.RecordEvent]
+// keeps the cap by itself, so this is for data stored before events were
+// numbered.
 func (s *Store) TrimEvents(ctx context.Context, user bson.ObjectID) error {
 	coll := s.events()
 	opts := options.Find().
@@ -122,28 +139,14 @@ func (s *Store) TrimEvents(ctx context.Context, user bson.ObjectID) error {
 }
 
 // EventsByUser returns at most limit of the user's events, newest first
-// (at descending, then _id descending). It returns an empty, non-nil slice
-// when there are none or limit is not positive.
+// (at descending, then newest recorded first). It returns an empty,
+// non-nil slice when there are none or limit is not positive. Up to
+// [RecentEvents] it reads the user's digest and checks it is current, two
+// _id lookups; beyond that it scans the events.
 func (s *Store) EventsByUser(ctx context.Context, user bson.ObjectID, limit int) ([]Event, error) {
-	evs := []Event{}
-	if limit <= 0 {
-		return evs, nil
-	}
-	opts := options.Find().
-		SetSort(bson.D{{Key: "at", Value: -1}, {Key: "_id", Value: -1}}).
-		SetLimit(int64(limit))
-	cur, err := s.events().Find(ctx, bson.D{{Key: "user_id", Value: user}}, opts)
+	evs, err := s.eventFeed.newest(ctx, user, limit)
 	if err != nil {
-		return nil, fmt.Errorf("events of user %s: %w", user.Hex(), storeError(err))
-	}
-	if err := cur.All(ctx, &evs); err != nil {
-		return nil, fmt.Errorf("events of user %s: %w", user.Hex(), storeError(err))
-	}
-	if evs == nil {
-		evs = []Event{}
-	}
-	for i := range evs {
-		evs[i].At = normTime(evs[i].At)
+		return nil, fmt.Errorf("events of user %s: %w", user.Hex(), err)
 	}
 	return evs, nil
 }

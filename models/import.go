@@ -3,6 +3,8 @@ package models
 import (
 	"context"
 	"fmt"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 // ImportUsers inserts users in bulk, as they are (ids included), for
@@ -22,5 +24,10 @@ func (s *Store) ImportUsers(ctx context.Context, users []User) error {
 	if _, err := s.users.InsertMany(ctx, docs); err != nil {
 		return fmt.Errorf("import %d users: %w", len(users), storeError(err))
 	}
+	ids := make([]bson.ObjectID, len(users))
+	for i := range users {
+		ids[i] = users[i].ID
+	}
+	s.createDigests(ctx, ids...)
 	return nil
 }

@@ -2,20 +2,27 @@ package models
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/subtle"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-// Session is one signed-in browser. Its ID is a random, unguessable string
-// chosen by the caller; a session counts only until ExpiresAt, whatever the
-// store's TTL support.
+// Session is one signed-in browser. Its ID is derived from its user and
+// its number Seq (seq.go), so that the user's sessions can be listed by
+// _id lookups; the Secret, random, is what makes the session's [Session.Key]
+// unguessable. A session counts only until ExpiresAt, whatever the store's
+// TTL support.
 type Session struct {
 	ID        string        `bson:"_id"`
+	Secret    string        `bson:"secret"`
 	UserID    bson.ObjectID `bson:"user_id"`
+	Seq       int64         `bson:"seq"`
 	CreatedAt time.Time     `bson:"created_at"`
 	ExpiresAt time.Time     `bson:"expires_at"`
 	// LastSeen is when the session was last used, to within
@@ -24,58 +31,85 @@ type Session struct {
 	UserAgent string    `bson:"user_agent,omitempty"`
 }
 
-// CreateSession stores a new session. Its times are stored in UTC at
-// millisecond precision. It fails if sess.ID is empty or already used.
-func (s *Store) CreateSession(ctx context.Context, sess Session) error {
-	if sess.ID == "" {
-		return errors.New("create session: empty session id")
+// Key is what a client presents for the session: its ID and its secret.
+// [Store.SessionByID] takes it.
+func (s *Session) Key() string { return s.ID + "." + s.Secret }
+
+// SessionIDOf returns the session ID in key (a [Session.Key]), or key
+// itself if it is an ID.
+func SessionIDOf(key string) string {
+	id, _, _ := strings.Cut(key, ".")
+	return id
+}
+
+// CreateSession stores a new session of sess.UserID with the times and
+// user agent of sess, and returns it with its ID, number and secret. Its
+// times are stored in UTC at millisecond precision. It fails if
+// sess.UserID is zero.
+func (s *Store) CreateSession(ctx context.Context, sess Session) (*Session, error) {
+	if sess.UserID.IsZero() {
+		return nil, errors.New("create session: no user id")
+	}
+	defer s.appends.lock(sessionDigestID(sess.UserID))()
+	d, err := s.sessionDigest(ctx, sess.UserID)
+	if err != nil {
+		return nil, fmt.Errorf("create session: %w", err)
 	}
 	sess.CreatedAt = normTime(sess.CreatedAt)
 	sess.ExpiresAt = normTime(sess.ExpiresAt)
-	if _, err := s.sessions.InsertOne(ctx, sess); err != nil {
-		return fmt.Errorf("create session: %w", storeError(err))
+	sess.LastSeen = time.Time{}
+	seq, err := insertNext(ctx, s.sessions, d.Seq+1, s.sessionTaken(ctx, sess.UserID), func(seq int64) any {
+		sess.Seq, sess.ID, sess.Secret = seq, seqID(sess.UserID, seq).Hex(), rand.Text()
+		return sess
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create session: %w", err)
 	}
-	return nil
+	d.Seq = max(d.Seq, seq)
+	if d.Low == 0 {
+		d.Low = seq
+	}
+	s.saveSessionDigest(ctx, d)
+	return &sess, nil
 }
 
-// SessionByID returns the session with the given id if it is still valid at
-// now. It fails with [ErrNotFound] if there is no such session or it has
-// expired (ExpiresAt <= now); expiry is checked here, never left to a TTL
-// index, which runs late on MongoDB and not at all on FerretDB.
-func (s *Store) SessionByID(ctx context.Context, id string, now time.Time) (*Session, error) {
-	if id == "" {
+// SessionByID returns the session whose [Session.Key] is key if it is
+// still valid at now. It fails with [ErrNotFound] if there is no such
+// session, the secret does not match, or it has expired (ExpiresAt <=
+// now); expiry is checked here, never left to a TTL index, which runs
+// late on MongoDB and not at all on FerretDB.
+func (s *Store) SessionByID(ctx context.Context, key string, now time.Time) (*Session, error) {
+	id, secret, ok := strings.Cut(key, ".")
+	if !ok || id == "" || secret == "" {
 		return nil, fmt.Errorf("session: %w", ErrNotFound)
 	}
 	var sess Session
 	if err := s.sessions.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&sess); err != nil {
 		return nil, fmt.Errorf("session: %w", storeError(err))
 	}
-	sess.CreatedAt = normTime(sess.CreatedAt)
-	sess.ExpiresAt = normTime(sess.ExpiresAt)
-	sess.LastSeen = normTime(sess.LastSeen)
+	if subtle.ConstantTimeCompare([]byte(sess.Secret), []byte(secret)) != 1 {
+		return nil, fmt.Errorf("session: wrong secret: %w", ErrNotFound)
+	}
+	sess.normalize()
 	if !sess.ExpiresAt.After(now) {
 		return nil, fmt.Errorf("session: expired: %w", ErrNotFound)
 	}
 	return &sess, nil
 }
 
-// DeleteSession deletes the session with the given id, as at logout.
-// Deleting a missing session is not an error.
+func (sess *Session) normalize() {
+	sess.CreatedAt = normTime(sess.CreatedAt)
+	sess.ExpiresAt = normTime(sess.ExpiresAt)
+	sess.LastSeen = normTime(sess.LastSeen)
+}
+
+// DeleteSession deletes the session with the given ID (or [Session.Key]),
+// as at logout. Deleting a missing session is not an error.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
-	if _, err := s.sessions.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
+	if _, err := s.sessions.DeleteOne(ctx, bson.D{{Key: "_id", Value: SessionIDOf(id)}}); err != nil {
 		return fmt.Errorf("delete session: %w", storeError(err))
 	}
 	return nil
-}
-
-// DeleteUserSessions deletes every session of the user, signing them out
-// everywhere, and returns how many there were.
-func (s *Store) DeleteUserSessions(ctx context.Context, userID bson.ObjectID) (int64, error) {
-	res, err := s.sessions.DeleteMany(ctx, bson.D{{Key: "user_id", Value: userID}})
-	if err != nil {
-		return 0, fmt.Errorf("delete sessions of user %s: %w", userID.Hex(), storeError(err))
-	}
-	return res.DeletedCount, nil
 }
 
 // DeleteExpiredSessions deletes the sessions that have expired at now

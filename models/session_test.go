@@ -15,30 +15,44 @@ func TestSessionByID(t *testing.T) {
 	s, _ := newStore(t)
 	ctx := testContext(t)
 	uid := bson.NewObjectID()
-	want := models.Session{ID: "sess-1", UserID: uid, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour), UserAgent: "Firefox"}
-	if err := s.CreateSession(ctx, want); err != nil {
+	created, err := s.CreateSession(ctx, models.Session{UserID: uid, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour), UserAgent: "Firefox"})
+	if err != nil {
 		t.Fatalf("CreateSession: %v", err)
 	}
-	want.CreatedAt = want.CreatedAt.UTC().Truncate(time.Millisecond)
-	want.ExpiresAt = want.ExpiresAt.UTC().Truncate(time.Millisecond)
+	want := models.Session{
+		ID: created.ID, Secret: created.Secret, UserID: uid, Seq: 1,
+		CreatedAt: t0.UTC().Truncate(time.Millisecond), ExpiresAt: t0.Add(time.Hour).UTC().Truncate(time.Millisecond),
+		UserAgent: "Firefox",
+	}
+	if *created != want {
+		t.Fatalf("CreateSession =\n%+v\nwant\n%+v", *created, want)
+	}
+	key := created.Key()
+	other, err := s.CreateSession(ctx, models.Session{UserID: uid, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)})
+	if err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
 
 	tests := []struct {
 		name    string
-		id      string
+		key     string
 		now     time.Time
 		wantErr error
 	}{
-		{"valid", "sess-1", t0, nil},
-		{"valid a millisecond before expiry", "sess-1", want.ExpiresAt.Add(-time.Millisecond), nil},
-		{"expired exactly at expires_at", "sess-1", want.ExpiresAt, models.ErrNotFound},
-		{"expired later", "sess-1", t0.Add(2 * time.Hour), models.ErrNotFound},
-		{"missing", "sess-2", t0, models.ErrNotFound},
-		{"empty id", "", t0, models.ErrNotFound},
-		{"operator-looking id", `{"$gt":""}`, t0, models.ErrNotFound},
+		{"valid", key, t0, nil},
+		{"valid a millisecond before expiry", key, want.ExpiresAt.Add(-time.Millisecond), nil},
+		{"expired exactly at expires_at", key, want.ExpiresAt, models.ErrNotFound},
+		{"expired later", key, t0.Add(2 * time.Hour), models.ErrNotFound},
+		{"id without its secret", created.ID, t0, models.ErrNotFound},
+		{"empty secret", created.ID + ".", t0, models.ErrNotFound},
+		{"another session's secret", created.ID + "." + other.Secret, t0, models.ErrNotFound},
+		{"missing", bson.NewObjectID().Hex() + "." + created.Secret, t0, models.ErrNotFound},
+		{"empty key", "", t0, models.ErrNotFound},
+		{"operator-looking key", `{"$gt":""}.x`, t0, models.ErrNotFound},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := s.SessionByID(ctx, tc.id, tc.now)
+			got, err := s.SessionByID(ctx, tc.key, tc.now)
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("SessionByID = %v, want %v", err, tc.wantErr)
 			}
@@ -49,25 +63,24 @@ func TestSessionByID(t *testing.T) {
 	}
 }
 
-func TestCreateSession_Rejects(t *testing.T) {
+func TestCreateSession_Numbers(t *testing.T) {
 	t.Parallel()
 	s, _ := newStore(t)
 	ctx := testContext(t)
-	if err := s.CreateSession(ctx, models.Session{ID: "dup", UserID: bson.NewObjectID(), ExpiresAt: t0}); err != nil {
-		t.Fatalf("CreateSession: %v", err)
+	if _, err := s.CreateSession(ctx, models.Session{ExpiresAt: t0}); err == nil {
+		t.Error("CreateSession without a user: err = nil, want an error")
 	}
-	for _, tc := range []struct {
-		name string
-		sess models.Session
-	}{
-		{"empty id", models.Session{UserID: bson.NewObjectID(), ExpiresAt: t0}},
-		{"duplicate id", models.Session{ID: "dup", UserID: bson.NewObjectID(), ExpiresAt: t0}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if err := s.CreateSession(ctx, tc.sess); err == nil {
-				t.Error("CreateSession: err = nil, want an error")
-			}
-		})
+	alice, bob := bson.NewObjectID(), bson.NewObjectID()
+	seen := map[string]bool{}
+	for i, user := range []bson.ObjectID{alice, alice, bob, alice} {
+		sess, err := s.CreateSession(ctx, models.Session{UserID: user, ExpiresAt: t0.Add(time.Hour)})
+		if err != nil {
+			t.Fatalf("CreateSession %d: %v", i, err)
+		}
+		if seen[sess.ID] || seen[sess.Secret] || len(sess.Secret) < 26 {
+			t.Errorf("session %d: id %s, secret %q: repeated or short", i, sess.ID, sess.Secret)
+		}
+		seen[sess.ID], seen[sess.Secret] = true, true
 	}
 }
 
@@ -75,15 +88,16 @@ func TestDeleteSession_Idempotent(t *testing.T) {
 	t.Parallel()
 	s, _ := newStore(t)
 	ctx := testContext(t)
-	if err := s.CreateSession(ctx, models.Session{ID: "s", UserID: bson.NewObjectID(), CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+	sess, err := s.CreateSession(ctx, models.Session{UserID: bson.NewObjectID(), CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)})
+	if err != nil {
 		t.Fatalf("CreateSession: %v", err)
 	}
 	for _, name := range []string{"existing", "already deleted"} {
 		t.Run(name, func(t *testing.T) {
-			if err := s.DeleteSession(ctx, "s"); err != nil {
+			if err := s.DeleteSession(ctx, sess.Key()); err != nil {
 				t.Errorf("DeleteSession = %v, want nil", err)
 			}
-			if _, err := s.SessionByID(ctx, "s", t0); !errors.Is(err, models.ErrNotFound) {
+			if _, err := s.SessionByID(ctx, sess.Key(), t0); !errors.Is(err, models.ErrNotFound) {
 				t.Errorf("SessionByID after delete = %v, want ErrNotFound", err)
 			}
 		})
@@ -95,12 +109,8 @@ func TestDeleteUserSessions(t *testing.T) {
 	s, _ := newStore(t)
 	ctx := testContext(t)
 	alice, bob := bson.NewObjectID(), bson.NewObjectID()
-	for _, sess := range []models.Session{
-		{ID: "a1", UserID: alice, ExpiresAt: t0.Add(time.Hour)},
-		{ID: "a2", UserID: alice, ExpiresAt: t0.Add(time.Hour)},
-		{ID: "b1", UserID: bob, ExpiresAt: t0.Add(time.Hour)},
-	} {
-		if err := s.CreateSession(ctx, sess); err != nil {
+	for _, user := range []bson.ObjectID{alice, alice, bob} {
+		if _, err := s.CreateSession(ctx, models.Session{UserID: user, ExpiresAt: t0.Add(time.Hour)}); err != nil {
 			t.Fatalf("CreateSession: %v", err)
 		}
 	}
@@ -128,12 +138,12 @@ func TestDeleteExpiredSessions(t *testing.T) {
 	ctx := testContext(t)
 	uid := bson.NewObjectID()
 	for _, sess := range []models.Session{
-		{ID: "e1", UserID: uid, ExpiresAt: t0.Add(-time.Hour)},
-		{ID: "e2", UserID: uid, ExpiresAt: t0}, // expires exactly now: expired
-		{ID: "v1", UserID: uid, ExpiresAt: t0.Add(time.Millisecond)},
-		{ID: "v2", UserID: uid, ExpiresAt: t0.Add(time.Hour)},
+		{UserID: uid, ExpiresAt: t0.Add(-time.Hour)},
+		{UserID: uid, ExpiresAt: t0}, // expires exactly now: expired
+		{UserID: uid, ExpiresAt: t0.Add(time.Millisecond)},
+		{UserID: uid, ExpiresAt: t0.Add(time.Hour)},
 	} {
-		if err := s.CreateSession(ctx, sess); err != nil {
+		if _, err := s.CreateSession(ctx, sess); err != nil {
 			t.Fatalf("CreateSession: %v", err)
 		}
 	}

@@ -1,11 +1,16 @@
 package models
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
@@ -16,35 +21,199 @@ const LastSeenGranularity = time.Minute
 // maxListedSessions bounds [Store.SessionsByUser].
 const maxListedSessions = 100
 
-// SessionsByUser returns the user's live sessions at now, most recently
-// created first (at most 100).
-func (s *Store) SessionsByUser(ctx context.Context, userID bson.ObjectID, now time.Time) ([]Session, error) {
-	cur, err := s.sessions.Find(ctx,
-		bson.D{{Key: "user_id", Value: userID}, {Key: "expires_at", Value: bson.D{{Key: "$gt", Value: normTime(now)}}}},
-		options.Find().SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: 1}}).SetLimit(maxListedSessions))
+// Listing a user's sessions reads every number from the oldest that may
+// still be live (the digest's Low) to the newest, and a few beyond in
+// case the digest is behind: sessions are deleted at logout, so their
+// numbers have holes, and a listing cannot stop at the first one.
+const (
+	// sessionProbeBeyond is how many free numbers in a row end a listing.
+	sessionProbeBeyond = 3
+	// maxSessionProbes bounds the lookups of one listing; a user with
+	// more sessions in range is listed by a scan instead.
+	maxSessionProbes = 1000
+)
+
+// sessionDigest is the numbers of a user's sessions: Seq the newest
+// taken, Low the oldest that may still be live.
+type sessionDigest struct {
+	ID  string `bson:"_id"`
+	Seq int64  `bson:"seq"`
+	Low int64  `bson:"low"`
+}
+
+func sessionDigestID(user bson.ObjectID) string { return "sessions:" + user.Hex() }
+
+// sessionDigest reads the user's session numbers, rebuilt from a scan of
+// their sessions if there is no digest yet.
+func (s *Store) sessionDigest(ctx context.Context, user bson.ObjectID) (sessionDigest, error) {
+	d := sessionDigest{ID: sessionDigestID(user)}
+	err := s.recent.FindOne(ctx, bson.D{{Key: "_id", Value: d.ID}}).Decode(&d)
+	if err == nil || !errors.Is(err, mongo.ErrNoDocuments) {
+		return d, storeError(err)
+	}
+	cur, err := s.sessions.Find(ctx, bson.D{{Key: "user_id", Value: user}},
+		options.Find().SetProjection(bson.D{{Key: "seq", Value: 1}}))
 	if err != nil {
-		return nil, fmt.Errorf("sessions of user %s: %w", userID.Hex(), storeError(err))
+		return d, fmt.Errorf("rebuild session digest: %w", storeError(err))
 	}
-	out := []Session{}
-	if err := cur.All(ctx, &out); err != nil {
-		return nil, fmt.Errorf("sessions of user %s: %w", userID.Hex(), storeError(err))
+	var all []struct {
+		Seq int64 `bson:"seq"`
 	}
-	for i := range out {
-		out[i].CreatedAt = normTime(out[i].CreatedAt)
-		out[i].ExpiresAt = normTime(out[i].ExpiresAt)
-		out[i].LastSeen = normTime(out[i].LastSeen)
+	if err := cur.All(ctx, &all); err != nil {
+		return d, fmt.Errorf("rebuild session digest: %w", storeError(err))
+	}
+	for _, x := range all {
+		d.Seq = max(d.Seq, x.Seq)
+		if x.Seq > 0 && (d.Low == 0 || x.Seq < d.Low) {
+			d.Low = x.Seq
+		}
+	}
+	s.saveSessionDigest(ctx, d)
+	return d, nil
+}
+
+// saveSessionDigest writes d; a failure is only logged, since a listing
+// repairs it.
+func (s *Store) saveSessionDigest(ctx context.Context, d sessionDigest) {
+	_, err := s.recent.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "seq", Value: d.Seq}, {Key: "low", Value: d.Low}}}},
+		options.UpdateOne().SetUpsert(true))
+	if err != nil {
+		s.log.WarnContext(ctx, "session digest not saved; the next listing repairs it", slog.Any("error", storeError(err)))
+	}
+}
+
+// userSession returns session number seq of user, or nil if there is none.
+func (s *Store) userSession(ctx context.Context, user bson.ObjectID, seq int64) (*Session, error) {
+	var sess Session
+	err := s.sessions.FindOne(ctx, bson.D{{Key: "_id", Value: seqID(user, seq).Hex()}}).Decode(&sess)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, storeError(err)
+	}
+	if sess.UserID != user {
+		return nil, nil
+	}
+	sess.normalize()
+	return &sess, nil
+}
+
+func (s *Store) sessionTaken(ctx context.Context, user bson.ObjectID) func(int64) (bool, error) {
+	return func(seq int64) (bool, error) {
+		sess, err := s.userSession(ctx, user, seq)
+		return sess != nil, err
+	}
+}
+
+// userSessions returns the user's sessions that exist, live or expired,
+// by _id lookups over the digest's range, and saves the digest's range
+// narrowed to what it found.
+func (s *Store) userSessions(ctx context.Context, user bson.ObjectID) ([]Session, error) {
+	defer s.appends.lock(sessionDigestID(user))()
+	d, err := s.sessionDigest(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	was := d
+	low := max(d.Low, 1)
+	if d.Seq-low > maxSessionProbes {
+		return s.scanUserSessions(ctx, user)
+	}
+	var out []Session
+	misses := 0
+	for seq := low; seq <= d.Seq || misses < sessionProbeBeyond; seq++ {
+		sess, err := s.userSession(ctx, user, seq)
+		if err != nil {
+			return nil, err
+		}
+		if sess == nil {
+			if seq > d.Seq {
+				misses++
+			}
+			continue
+		}
+		misses = 0
+		out = append(out, *sess)
+		d.Seq = max(d.Seq, seq)
+	}
+	newLow := d.Seq + 1
+	if len(out) > 0 {
+		newLow = out[0].Seq
+	}
+	if d.Low = newLow; d != was {
+		s.saveSessionDigest(ctx, d)
 	}
 	return out, nil
 }
 
-// TouchSession records that session id was used at now. Callers touch a
-// session at most every [LastSeenGranularity] (comparing with the
-// LastSeen they loaded), so activity costs no write per request; the
-// filter is on _id alone, which every store looks up cheaply. Touching a
-// missing session is not an error.
+// scanUserSessions reads the user's sessions with a filter on user_id.
+func (s *Store) scanUserSessions(ctx context.Context, user bson.ObjectID) ([]Session, error) {
+	cur, err := s.sessions.Find(ctx, bson.D{{Key: "user_id", Value: user}})
+	if err != nil {
+		return nil, storeError(err)
+	}
+	var out []Session
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, storeError(err)
+	}
+	for i := range out {
+		out[i].normalize()
+	}
+	return out, nil
+}
+
+// SessionsByUser returns the user's live sessions at now, most recently
+// created first (at most 100). It reads each of the user's session
+// numbers by _id (seq.go).
+func (s *Store) SessionsByUser(ctx context.Context, userID bson.ObjectID, now time.Time) ([]Session, error) {
+	all, err := s.userSessions(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("sessions of user %s: %w", userID.Hex(), err)
+	}
+	out := []Session{}
+	for _, sess := range all {
+		if sess.ExpiresAt.After(now) {
+			out = append(out, sess)
+		}
+	}
+	slices.SortFunc(out, func(a, b Session) int {
+		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
+	if len(out) > maxListedSessions {
+		out = out[:maxListedSessions]
+	}
+	return out, nil
+}
+
+// DeleteUserSessions deletes every session of the user, signing them out
+// everywhere, and returns how many there were. Each is deleted by _id.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID bson.ObjectID) (int64, error) {
+	all, err := s.userSessions(ctx, userID)
+	if err != nil {
+		return 0, fmt.Errorf("delete sessions of user %s: %w", userID.Hex(), err)
+	}
+	var n int64
+	for _, sess := range all {
+		res, err := s.sessions.DeleteOne(ctx, bson.D{{Key: "_id", Value: sess.ID}})
+		if err != nil {
+			return n, fmt.Errorf("delete sessions of user %s: %w", userID.Hex(), storeError(err))
+		}
+		n += res.DeletedCount
+	}
+	return n, nil
+}
+
+// TouchSession records that session id (an ID or a [Session.Key]) was
+// used at now. Callers touch a session at most every
+// [LastSeenGranularity] (comparing with the LastSeen they loaded), so
+// activity costs no write per request; the filter is on _id alone, which
+// every store looks up cheaply. Touching a missing session is not an
+// error.
 func (s *Store) TouchSession(ctx context.Context, id string, now time.Time) error {
 	_, err := s.sessions.UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: id}},
+		bson.D{{Key: "_id", Value: SessionIDOf(id)}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "last_seen", Value: normTime(now)}}}})
 	if err != nil {
 		return fmt.Errorf("touch session: %w", storeError(err))
@@ -52,10 +221,20 @@ func (s *Store) TouchSession(ctx context.Context, id string, now time.Time) erro
 	return nil
 }
 
-// DeleteUserSession deletes session id if it belongs to userID, and
-// reports whether it did. A user can end their own sessions only.
+// DeleteUserSession deletes session id (an ID or a [Session.Key]) if it
+// belongs to userID, and reports whether it did. A user can end their own
+// sessions only.
 func (s *Store) DeleteUserSession(ctx context.Context, userID bson.ObjectID, id string) (bool, error) {
-	res, err := s.sessions.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "user_id", Value: userID}})
+	id = SessionIDOf(id)
+	var sess Session
+	err := s.sessions.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&sess)
+	if errors.Is(err, mongo.ErrNoDocuments) || (err == nil && sess.UserID != userID) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("delete session of user %s: %w", userID.Hex(), storeError(err))
+	}
+	res, err := s.sessions.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
 	if err != nil {
 		return false, fmt.Errorf("delete session of user %s: %w", userID.Hex(), storeError(err))
 	}

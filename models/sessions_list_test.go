@@ -2,6 +2,7 @@ package models_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -16,35 +17,45 @@ func TestSessionsByUserTouchAndDelete(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	alice, bob := bson.NewObjectID(), bson.NewObjectID()
-	for _, sess := range []models.Session{
-		{ID: "a-old", UserID: alice, CreatedAt: now.Add(-2 * time.Hour), ExpiresAt: now.Add(time.Hour)},
-		{ID: "a-new", UserID: alice, CreatedAt: now.Add(-time.Hour), ExpiresAt: now.Add(time.Hour)},
-		{ID: "a-expired", UserID: alice, CreatedAt: now.Add(-3 * time.Hour), ExpiresAt: now},
-		{ID: "b", UserID: bob, CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
+	keys := map[string]string{} // name -> key
+	for _, x := range []struct {
+		name string
+		sess models.Session
+	}{
+		{"a-old", models.Session{UserID: alice, CreatedAt: now.Add(-2 * time.Hour), ExpiresAt: now.Add(time.Hour)}},
+		{"a-new", models.Session{UserID: alice, CreatedAt: now.Add(-time.Hour), ExpiresAt: now.Add(time.Hour)}},
+		{"a-expired", models.Session{UserID: alice, CreatedAt: now.Add(-3 * time.Hour), ExpiresAt: now}},
+		{"b", models.Session{UserID: bob, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}},
 	} {
-		if err := s.CreateSession(ctx, sess); err != nil {
+		sess, err := s.CreateSession(ctx, x.sess)
+		if err != nil {
 			t.Fatal(err)
 		}
+		keys[x.name] = sess.Key()
 	}
-	ids := func() []string {
+	names := func() []string {
 		list, err := s.SessionsByUser(ctx, alice, now)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var out []string
 		for _, x := range list {
-			out = append(out, x.ID)
+			for name, key := range keys {
+				if key == x.Key() {
+					out = append(out, name)
+				}
+			}
 		}
 		return out
 	}
-	if got := ids(); len(got) != 2 || got[0] != "a-new" || got[1] != "a-old" {
+	if got := names(); len(got) != 2 || got[0] != "a-new" || got[1] != "a-old" {
 		t.Fatalf("alice's live sessions = %v, want [a-new a-old]", got)
 	}
 
-	if err := s.TouchSession(ctx, "a-new", now.Add(time.Minute)); err != nil {
+	if err := s.TouchSession(ctx, keys["a-new"], now.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if sess, err := s.SessionByID(ctx, "a-new", now); err != nil || !sess.LastSeen.Equal(now.Add(time.Minute)) {
+	if sess, err := s.SessionByID(ctx, keys["a-new"], now); err != nil || !sess.LastSeen.Equal(now.Add(time.Minute)) {
 		t.Errorf("after touch: %+v, %v", sess, err)
 	}
 	if err := s.TouchSession(ctx, "no-such-session", now); err != nil {
@@ -52,13 +63,13 @@ func TestSessionsByUserTouchAndDelete(t *testing.T) {
 	}
 
 	// Bob cannot end Alice's session; Alice can.
-	if ok, err := s.DeleteUserSession(ctx, bob, "a-old"); err != nil || ok {
+	if ok, err := s.DeleteUserSession(ctx, bob, keys["a-old"]); err != nil || ok {
 		t.Errorf("bob ending alice's session: %v, %v", ok, err)
 	}
-	if ok, err := s.DeleteUserSession(ctx, alice, "a-old"); err != nil || !ok {
+	if ok, err := s.DeleteUserSession(ctx, alice, keys["a-old"]); err != nil || !ok {
 		t.Errorf("alice ending her session: %v, %v", ok, err)
 	}
-	if got := ids(); len(got) != 1 || got[0] != "a-new" {
+	if got := names(); len(got) != 1 || got[0] != "a-new" {
 		t.Errorf("after ending a-old: %v", got)
 	}
 }
@@ -71,14 +82,17 @@ func TestExpiredSessionsAreRecorded(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	alice := bson.NewObjectID()
+	var live string
 	for _, sess := range []models.Session{
-		{ID: "gone-1", UserID: alice, CreatedAt: now.Add(-2 * time.Hour), ExpiresAt: now.Add(-time.Hour)},
-		{ID: "gone-2", UserID: alice, CreatedAt: now.Add(-2 * time.Hour), ExpiresAt: now},
-		{ID: "live", UserID: alice, CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
+		{UserID: alice, CreatedAt: now.Add(-2 * time.Hour), ExpiresAt: now.Add(-time.Hour)},
+		{UserID: alice, CreatedAt: now.Add(-2 * time.Hour), ExpiresAt: now},
+		{UserID: alice, CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
 	} {
-		if err := s.CreateSession(ctx, sess); err != nil {
+		created, err := s.CreateSession(ctx, sess)
+		if err != nil {
 			t.Fatal(err)
 		}
+		live = created.Key()
 	}
 	counts := make(chan int64, 2)
 	for range 2 {
@@ -105,7 +119,51 @@ func TestExpiredSessionsAreRecorded(t *testing.T) {
 			t.Errorf("event %+v, want session-ended / expired", ev)
 		}
 	}
-	if _, err := s.SessionByID(ctx, "live", now); err != nil {
+	if _, err := s.SessionByID(ctx, live, now); err != nil {
 		t.Errorf("live session: %v", err)
+	}
+}
+
+// TestSessionsByUser_HolesAndStaleDigest: sessions ended in the middle of
+// a user's numbers, and a digest left behind by a crash or a lost race, do
+// not hide any live session from the list or from log out everywhere.
+func TestSessionsByUser_HolesAndStaleDigest(t *testing.T) {
+	t.Parallel()
+	s, db := newStore(t)
+	ctx := testContext(t)
+	user := bson.NewObjectID()
+	var keys []string
+	for i := range 6 {
+		sess, err := s.CreateSession(ctx, models.Session{UserID: user, CreatedAt: t0.Add(time.Duration(i) * time.Minute), ExpiresAt: t0.Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, sess.Key())
+	}
+	for _, i := range []int{1, 3, 4} { // holes, two of them in a row
+		if err := s.DeleteSession(ctx, keys[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := db.Collection("recent").ReplaceOne(ctx, bson.D{{Key: "_id", Value: "sessions:" + user.Hex()}}, bson.M{"seq": 1, "low": 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.SessionsByUser(ctx, user, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, x := range list {
+		got = append(got, x.Key())
+	}
+	if want := []string{keys[5], keys[2], keys[0]}; !slices.Equal(got, want) {
+		t.Errorf("listed %v, want %v", got, want)
+	}
+	if n, err := s.DeleteUserSessions(ctx, user); err != nil || n != 3 {
+		t.Errorf("DeleteUserSessions = %d, %v; want 3", n, err)
+	}
+	if got := mustCount(t, db, "sessions", bson.D{{Key: "user_id", Value: user}}); got != 0 {
+		t.Errorf("%d sessions left after log out everywhere", got)
 	}
 }

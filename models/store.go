@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
@@ -72,6 +73,10 @@ type Options struct {
 	// them opens. With none, tokens are stored in the clear (the
 	// configuration allows that only in dev mode).
 	TokenKeys []TokenKey
+
+	// Monitor, if set, sees every command the driver sends (for counting
+	// store reads and writes; see [CommandKind]).
+	Monitor *event.CommandMonitor
 }
 
 // Store keeps users, sessions and records in one MongoDB database. It is
@@ -82,9 +87,14 @@ type Store struct {
 	users    *mongo.Collection
 	sessions *mongo.Collection
 	records  *mongo.Collection
+	recent   *mongo.Collection // per-user digests (seq.go)
 	log      *slog.Logger
 	roles    []string // roles of new users
 	tokens   *tokenCipher
+
+	recordFeed *feed[Record]
+	eventFeed  *feed[Event]
+	appends    userLocks // one append per digest at a time (seq.go)
 }
 
 // Open connects to the store with majority write concern and primary read
@@ -113,6 +123,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		SetConnectTimeout(timeout).
 		SetWriteConcern(writeconcern.Majority()).
 		SetReadPreference(readpref.Primary())
+	if opts.Monitor != nil {
+		co.SetMonitor(opts.Monitor)
+	}
 	client, err := mongo.Connect(co)
 	if err != nil {
 		// Not wrapped in ErrUnavailable: Connect does no I/O, so this is a
@@ -131,9 +144,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		users:    db.Collection(usersCollection),
 		sessions: db.Collection(sessionsCollection),
 		records:  db.Collection(recordsCollection),
+		recent:   db.Collection(recentCollection),
 		log:      logger,
 		roles:    append([]string{}, opts.DefaultRoles...),
 	}
+	s.recordFeed = newRecordFeed(s)
+	s.eventFeed = newEventFeed(s)
 	if err := s.Ping(ctx); err != nil {
 		_ = client.Disconnect(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("models: open: %w", err)
@@ -176,7 +192,10 @@ func (s *Store) Ping(ctx context.Context) error {
 //     checked in Go anyway and [Store.DeleteExpiredSessions] cleans up;
 //   - records: {owner_id: 1, created_at: -1};
 //   - events: {user_id: 1, at: -1}, and a TTL index on at where supported
-//     (see [EventTTL]).
+//     (see [EventTTL]);
+//   - recent (the per-user digests) and the token refresh claims: no index
+//     but _id; they are created here so that every collection exists
+//     before the first request.
 //
 // It is safe to call repeatedly. An existing index with the same keys but
 // different options makes it fail.
@@ -209,7 +228,15 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		s.log.DebugContext(ctx, "store has no TTL indexes; expired sessions stay until DeleteExpiredSessions",
 			slog.String("collection", sessionsCollection), slog.Any("error", err))
 	}
-	return s.ensureEventIndexes(ctx)
+	if err := s.ensureEventIndexes(ctx); err != nil {
+		return err
+	}
+	for _, name := range []string{recentCollection, tokenClaimsCollection} {
+		if err := createCollection(ctx, s.users.Database(), name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // isNotImplemented reports whether the server refused a command as not

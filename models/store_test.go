@@ -163,7 +163,7 @@ func TestStore_Unavailable(t *testing.T) {
 		{"UserByID", func(ctx context.Context) error { _, err := s.UserByID(ctx, u.ID); return err }},
 		{"Ping", s.Ping},
 		{"InsertRecord", func(ctx context.Context) error { _, err := s.InsertRecord(ctx, u.ID, "x", t0); return err }},
-		{"SessionByID", func(ctx context.Context) error { _, err := s.SessionByID(ctx, "s", t0); return err }},
+		{"SessionByID", func(ctx context.Context) error { _, err := s.SessionByID(ctx, "id.secret", t0); return err }},
 	}
 	for _, tc := range calls {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,214 @@
+package models
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// feed keeps one kind of numbered per-user items (records, events) and
+// their digests; see seq.go for the scheme.
+type feed[T any] struct {
+	kind      string // the digest _id's prefix
+	locks     *userLocks
+	items     *mongo.Collection
+	recent    *mongo.Collection
+	keep      int    // how many of the newest items a digest holds
+	ownerKey  string // the item field that names its user
+	timeKey   string // the item field that orders items, newest first
+	info      func(*T) itemInfo
+	log       *slog.Logger
+	normalize func(*T)
+}
+
+// itemInfo is what a feed needs to know of an item.
+type itemInfo struct {
+	id    bson.ObjectID
+	owner bson.ObjectID
+	seq   int64 // 0 for items written before items were numbered
+	at    time.Time
+}
+
+func (f *feed[T]) digestID(user bson.ObjectID) string { return f.kind + ":" + user.Hex() }
+
+// get returns item seq of user, or nil if there is none.
+func (f *feed[T]) get(ctx context.Context, user bson.ObjectID, seq int64) (*T, error) {
+	var it T
+	err := f.items.FindOne(ctx, bson.D{{Key: "_id", Value: seqID(user, seq)}}).Decode(&it)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, storeError(err)
+	}
+	if in := f.info(&it); in.owner != user || in.seq != seq {
+		// Another user whose id hashes alike: not this user's item.
+		return nil, nil
+	}
+	f.normalize(&it)
+	return &it, nil
+}
+
+func (f *feed[T]) taken(ctx context.Context, user bson.ObjectID) func(int64) (bool, error) {
+	return func(seq int64) (bool, error) {
+		it, err := f.get(ctx, user, seq)
+		return it != nil, err
+	}
+}
+
+// load returns the user's digest as stored, rebuilt from a scan of the
+// user's items if there is none.
+func (f *feed[T]) load(ctx context.Context, user bson.ObjectID) (digest[T], error) {
+	d, found, err := loadDigest[T](ctx, f.recent, f.digestID(user))
+	if err != nil || found {
+		return d, err
+	}
+	opts := options.Find().
+		SetSort(bson.D{{Key: "seq", Value: -1}, {Key: f.timeKey, Value: -1}, {Key: "_id", Value: -1}}).
+		SetLimit(int64(f.keep))
+	cur, err := f.items.Find(ctx, bson.D{{Key: f.ownerKey, Value: user}}, opts)
+	if err != nil {
+		return d, fmt.Errorf("rebuild digest: %w", storeError(err))
+	}
+	if err := cur.All(ctx, &d.Items); err != nil {
+		return d, fmt.Errorf("rebuild digest: %w", storeError(err))
+	}
+	for i := range d.Items {
+		f.normalize(&d.Items[i])
+		d.Seq = max(d.Seq, f.info(&d.Items[i]).seq)
+	}
+	d.Items = f.merge(d.Items)
+	f.save(ctx, d)
+	return d, nil
+}
+
+// current returns the user's digest, caught up with any items written
+// after it was saved.
+func (f *feed[T]) current(ctx context.Context, user bson.ObjectID) (digest[T], error) {
+	d, err := f.load(ctx, user)
+	if err != nil {
+		return d, err
+	}
+	last, err := lastSeq(d.Seq, f.taken(ctx, user))
+	if err != nil || last == d.Seq {
+		return d, err
+	}
+	if d, err = f.catchUp(ctx, user, d, last); err != nil {
+		return d, err
+	}
+	f.save(ctx, d)
+	return d, nil
+}
+
+// catchUp adds the items numbered after d.Seq up to last to d.
+func (f *feed[T]) catchUp(ctx context.Context, user bson.ObjectID, d digest[T], last int64) (digest[T], error) {
+	for seq := last; seq > d.Seq && seq > last-int64(f.keep); seq-- {
+		it, err := f.get(ctx, user, seq)
+		if err != nil {
+			return d, err
+		}
+		if it != nil {
+			d.Items = append(d.Items, *it)
+		}
+	}
+	d.Seq = last
+	d.Items = f.merge(d.Items)
+	return d, nil
+}
+
+// merge orders items newest first (by time, then number, then _id),
+// drops repeats and keeps the newest f.keep.
+func (f *feed[T]) merge(items []T) []T {
+	slices.SortStableFunc(items, func(a, b T) int {
+		x, y := f.info(&a), f.info(&b)
+		if c := y.at.Compare(x.at); c != 0 {
+			return c
+		}
+		if x.seq != y.seq {
+			return int(min(max(y.seq-x.seq, -1), 1))
+		}
+		return bytes.Compare(y.id[:], x.id[:])
+	})
+	items = slices.CompactFunc(items, func(a, b T) bool { return f.info(&a).id == f.info(&b).id })
+	if len(items) > f.keep {
+		items = items[:f.keep]
+	}
+	return items
+}
+
+// save writes d; a failure is only logged, since readers repair digests.
+func (f *feed[T]) save(ctx context.Context, d digest[T]) {
+	if err := saveDigest(ctx, f.recent, d); err != nil {
+		f.log.WarnContext(ctx, "digest not saved; the next reader repairs it", slog.String("digest", f.kind), slog.Any("error", err))
+	}
+}
+
+// add numbers and inserts the item that newItem makes, updates the digest
+// and returns the item.
+func (f *feed[T]) add(ctx context.Context, user bson.ObjectID, newItem func(id bson.ObjectID, seq int64) T) (T, error) {
+	var it T
+	defer f.locks.lock(f.digestID(user))()
+	d, err := f.load(ctx, user)
+	if err != nil {
+		return it, err
+	}
+	seq, err := insertNext(ctx, f.items, d.Seq+1, f.taken(ctx, user), func(seq int64) any {
+		it = newItem(seqID(user, seq), seq)
+		return it
+	})
+	if err != nil {
+		return it, err
+	}
+	if d, err = f.catchUp(ctx, user, d, seq-1); err != nil {
+		return it, err
+	}
+	d.Items = f.merge(append(d.Items, it))
+	d.Seq = seq
+	f.save(ctx, d)
+	return it, nil
+}
+
+// newest returns at most limit of the user's items, newest first, and an
+// empty, non-nil slice when there are none. Beyond what a digest holds it
+// scans the user's items (older pages, exports).
+func (f *feed[T]) newest(ctx context.Context, user bson.ObjectID, limit int) ([]T, error) {
+	if limit <= 0 {
+		return []T{}, nil
+	}
+	if limit > f.keep {
+		return f.scan(ctx, user, limit)
+	}
+	d, err := f.current(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, 0, min(limit, len(d.Items)))
+	return append(out, d.Items[:min(limit, len(d.Items))]...), nil
+}
+
+// scan returns the user's newest limit items from the whole collection.
+func (f *feed[T]) scan(ctx context.Context, user bson.ObjectID, limit int) ([]T, error) {
+	opts := options.Find().
+		SetSort(bson.D{{Key: f.timeKey, Value: -1}, {Key: "seq", Value: -1}, {Key: "_id", Value: -1}}).
+		SetLimit(int64(limit))
+	cur, err := f.items.Find(ctx, bson.D{{Key: f.ownerKey, Value: user}}, opts)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	out := []T{}
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, storeError(err)
+	}
+	for i := range out {
+		f.normalize(&out[i])
+	}
+	return out, nil
+}

@@ -1,0 +1,218 @@
+package models
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// A user's records, events and sessions are numbered 1, 2, 3... per user,
+// and each document's _id is derived from its user and its number
+// ([seqID]). So "the user's newest items" is a handful of single-key _id
+// lookups, which every store serves from an index (the embedded FerretDB
+// only those: a filter on owner_id, a sort or a limit reads the whole
+// collection). Numbers are taken by inserting: the unique _id index makes
+// two writers that want the same number collide, and the loser takes the
+// next one, so numbers are dense and never shared, on MongoDB and FerretDB
+// alike (FerretDB's updates are read-modify-write without a lock, but its
+// inserts are atomic).
+//
+// A per-user digest document in the recent collection ([digest]) holds the
+// newest number written and, for records and events, the newest items
+// themselves: one read serves a page. The digest is derived data. A writer
+// updates it after its insert, and may lose a race with another writer or
+// die in between; every reader therefore checks that the number after the
+// digest's is free (one more lookup) and catches up from the items
+// themselves when it is not. A missing digest (data written before digests
+// existed, or a crash before the first one was saved) is rebuilt from a
+// scan of the user's items, once.
+
+// recentCollection holds the digests.
+const recentCollection = "recent"
+
+// maxSeqAttempts bounds the inserts one append tries before it gives up:
+// each failed attempt means another writer took the number meanwhile.
+const maxSeqAttempts = 16
+
+// seqID returns the _id of item seq of user: 8 bytes that name the user
+// (the Twitter id of a derived user id, or a hash of any other id) and the
+// number, big-endian, so a user's items also sort by number.
+func seqID(user bson.ObjectID, seq int64) bson.ObjectID {
+	var id bson.ObjectID
+	if [4]byte(user[:4]) == userIDTag {
+		copy(id[:8], user[4:])
+	} else {
+		h := sha256.Sum256(user[:])
+		copy(id[:8], h[:8])
+	}
+	binary.BigEndian.PutUint32(id[8:], uint32(seq))
+	return id
+}
+
+// lastSeq returns the highest number in use, given that from is in use (or
+// is 0) and that numbers are dense above it: it probes from+1 and, only
+// if that is taken, gallops and bisects. The usual cost is one lookup.
+func lastSeq(from int64, taken func(seq int64) (bool, error)) (int64, error) {
+	lo, step := from, int64(1)
+	var hi int64
+	for {
+		ok, err := taken(lo + step)
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			hi = lo + step
+			break
+		}
+		lo += step
+		step *= 2
+	}
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		ok, err := taken(mid)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo, nil
+}
+
+// insertNext inserts the document that newDoc makes for number seq, the
+// first free one from want on, and returns that number.
+func insertNext(ctx context.Context, coll *mongo.Collection, want int64, taken func(int64) (bool, error), newDoc func(seq int64) any) (int64, error) {
+	seq := want
+	for range maxSeqAttempts {
+		_, err := coll.InsertOne(ctx, newDoc(seq))
+		if err == nil {
+			return seq, nil
+		}
+		if !mongo.IsDuplicateKeyError(err) {
+			return 0, storeError(err)
+		}
+		// Taken: the digest was behind, or another writer won.
+		last, err := lastSeq(seq, taken)
+		if err != nil {
+			return 0, err
+		}
+		seq = last + 1
+	}
+	return 0, fmt.Errorf("no free number after %d attempts", maxSeqAttempts)
+}
+
+// digest is a user's newest items of one kind, newest first, and the
+// highest number among that user's items when it was written.
+type digest[T any] struct {
+	ID    string `bson:"_id"`
+	Seq   int64  `bson:"seq"`
+	Items []T    `bson:"items"`
+}
+
+// createCollection creates name if it does not exist yet, so that it is
+// there (with its _id index) before the first write.
+func createCollection(ctx context.Context, db *mongo.Database, name string) error {
+	err := db.CreateCollection(ctx, name)
+	var ce mongo.CommandError
+	if err != nil && !(errors.As(err, &ce) && (ce.Code == 48 || ce.Name == "NamespaceExists")) {
+		return fmt.Errorf("create collection %s: %w", name, storeError(err))
+	}
+	return nil
+}
+
+// saveDigest writes d, replacing what is there. Losing a race here is
+// harmless: readers catch up from the items.
+func saveDigest[T any](ctx context.Context, recent *mongo.Collection, d digest[T]) error {
+	_, err := recent.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "seq", Value: d.Seq}, {Key: "items", Value: d.Items}}}},
+		options.UpdateOne().SetUpsert(true))
+	if err != nil {
+		return fmt.Errorf("save digest %s: %w", d.ID, storeError(err))
+	}
+	return nil
+}
+
+// loadDigest reads the digest with the given id; found is false if there
+// is none.
+func loadDigest[T any](ctx context.Context, recent *mongo.Collection, id string) (d digest[T], found bool, err error) {
+	err = recent.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return digest[T]{ID: id}, false, nil
+	}
+	if err != nil {
+		return d, false, fmt.Errorf("load digest %s: %w", id, storeError(err))
+	}
+	return d, true, nil
+}
+
+// digestIDs are the _ids of the user's digests.
+func digestIDs(user bson.ObjectID) []string {
+	return []string{"records:" + user.Hex(), "events:" + user.Hex(), sessionDigestID(user)}
+}
+
+// createDigests stores empty digests for a user who has nothing yet, so
+// that their first request does not rebuild them with a scan. Digests
+// that exist already are kept; a failure is only logged, since a missing
+// digest is rebuilt when needed.
+func (s *Store) createDigests(ctx context.Context, users ...bson.ObjectID) {
+	docs := make([]any, 0, 3*len(users))
+	for _, u := range users {
+		for _, id := range digestIDs(u) {
+			docs = append(docs, bson.D{{Key: "_id", Value: id}, {Key: "seq", Value: int64(0)}})
+		}
+	}
+	_, err := s.recent.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	if err != nil && !mongo.IsDuplicateKeyError(err) {
+		s.log.WarnContext(ctx, "digests of new users not created; rebuilt when needed", slog.Any("error", storeError(err)))
+	}
+}
+
+// userLocks serialises, within this process, the appends to one digest:
+// writers in one process then never race for a number (fifty concurrent
+// first logins of one account would otherwise retry each other's
+// inserts), and their digests do not overwrite each other. Other
+// processes still can; numbers and readers are built for that.
+type userLocks struct {
+	mu    sync.Mutex
+	locks map[string]*userLock
+}
+
+type userLock struct {
+	mu    sync.Mutex
+	users int // holders and waiters; the entry goes when it drops to 0
+}
+
+// lock locks key and returns its unlock.
+func (l *userLocks) lock(key string) (unlock func()) {
+	l.mu.Lock()
+	if l.locks == nil {
+		l.locks = make(map[string]*userLock)
+	}
+	e := l.locks[key]
+	if e == nil {
+		e = &userLock{}
+		l.locks[key] = e
+	}
+	e.users++
+	l.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		l.mu.Lock()
+		if e.users--; e.users == 0 {
+			delete(l.locks, key)
+		}
+		l.mu.Unlock()
+	}
+}
