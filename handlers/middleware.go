@@ -151,7 +151,8 @@ func (s *Server) requireUser(c *gin.Context) {
 }
 
 // authenticate verifies the session cookie and checks that its session and
-// user still exist. Every refusal wraps errUnauthenticated.
+// user still exist: from the cache when it can vouch for them, else from
+// the store. Every refusal wraps errUnauthenticated.
 func (s *Server) authenticate(c *gin.Context) (*session, error) {
 	ck, err := c.Request.Cookie(sessionCookie)
 	if err != nil {
@@ -165,29 +166,44 @@ func (s *Server) authenticate(c *gin.Context) (*session, error) {
 	// The shared lookup must not fail because the one request that started
 	// it went away, so it runs on a context of its own.
 	ctx := context.WithoutCancel(c.Request.Context())
-	if e, ok, refresh := s.cache.get(sid, now); ok && e.user.ID == uid {
-		if refresh {
-			// In the background; this request goes on.
-			s.loads.DoChan(sid, func() (any, error) { return s.lookupSession(ctx, uid, sid, now, &e) })
+	if hit, ok := s.cache.get(sid, uid, now); ok {
+		if hit.user == nil {
+			return nil, fmt.Errorf("%w: session ended", errUnauthenticated)
 		}
-		return &session{User: e.user, ID: sid}, nil
+		s.afterHit(ctx, uid, sid, now, hit)
+		return &session{User: hit.user, ID: sid}, nil
 	}
-	v, err, _ := s.loads.Do(sid, func() (any, error) { return s.lookupSession(ctx, uid, sid, now, nil) })
+	v, err, _ := s.loads.Do(sid, func() (any, error) { return s.lookupSession(ctx, uid, sid, now) })
 	if err != nil {
 		return nil, err
 	}
 	return &session{User: v.(*models.User), ID: sid}, nil
 }
 
-// lookupSession reads session sid and its user from the store, checks they
-// belong together, and caches the result. A reload of a cached entry
-// (cached != nil) re-reads the user only when it is older than userReload.
-func (s *Server) lookupSession(ctx context.Context, uid bson.ObjectID, sid string, now time.Time, cached *cacheEntry) (*models.User, error) {
+// afterHit starts, off the request path, what a cache hit asks for.
+func (s *Server) afterHit(ctx context.Context, uid bson.ObjectID, sid string, now time.Time, hit cacheHit) {
+	if hit.reloadSession {
+		s.loads.DoChan(sid, func() (any, error) { return s.lookupSession(ctx, uid, sid, now) })
+	}
+	if hit.reloadUser {
+		go s.reloadUser(ctx, uid)
+	}
+	if hit.touch {
+		s.touch(sid, now)
+	}
+}
+
+// lookupSession reads session sid from the store, and its user unless the
+// cache has them, checks they belong together, and caches the result.
+func (s *Server) lookupSession(ctx context.Context, uid bson.ObjectID, sid string, now time.Time) (*models.User, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.storeTimeout)
 	defer cancel()
+	t := s.cache.ticket()
+	s.cacheMetrics.reads(cacheReadSession)
 	sess, err := s.store.SessionByID(ctx, sid, now)
 	if errors.Is(err, models.ErrNotFound) {
-		s.cache.dropSession(sid)
+		// The token cannot outlive SessionLifetime, nor the tombstone.
+		s.cache.ended(sid, now.Add(s.cfg.SessionLifetime), now)
 		return nil, fmt.Errorf("%w: session ended", errUnauthenticated)
 	} else if err != nil {
 		return nil, fmt.Errorf("load session: %w", err)
@@ -195,24 +211,39 @@ func (s *Server) lookupSession(ctx context.Context, uid bson.ObjectID, sid strin
 	if sess.UserID != uid {
 		return nil, fmt.Errorf("%w: session belongs to another user", errUnauthenticated)
 	}
-	user, userAt := (*models.User)(nil), now
-	if cached != nil && now.Sub(cached.userAt) < userReload {
-		user, userAt = cached.user, cached.userAt
-	} else {
+	user, fresh := s.cache.user(uid), false
+	if user == nil {
+		s.cacheMetrics.reads(cacheReadUser)
 		user, err = s.store.UserByID(ctx, uid)
 		if errors.Is(err, models.ErrNotFound) {
-			s.cache.dropSession(sid)
 			return nil, fmt.Errorf("%w: user deleted", errUnauthenticated)
 		} else if err != nil {
 			return nil, fmt.Errorf("load user: %w", err)
 		}
+		fresh = true
 	}
-	if now.Sub(sess.LastSeen) >= models.LastSeenGranularity {
-		// At most once a minute per session: the sessions page shows it.
-		if err := s.store.TouchSession(ctx, sid, now); err != nil {
-			s.log.Warn("touch session", "err", err.Error())
-		}
+	if s.cache.put(t, sid, sess, user, fresh, now) {
+		s.touch(sid, now)
 	}
-	s.cache.put(sid, user, userAt, sess.ExpiresAt, now)
 	return user, nil
+}
+
+// reloadUser re-reads the profile of a cached user in the background.
+// A deleted user is dropped, so their sessions are read again, and
+// refused, when next used.
+func (s *Server) reloadUser(ctx context.Context, uid bson.ObjectID) {
+	ctx, cancel := context.WithTimeout(ctx, s.storeTimeout)
+	defer cancel()
+	t := s.cache.ticket()
+	s.cacheMetrics.reads(cacheReadUser)
+	u, err := s.store.UserByID(ctx, uid)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		s.cache.dropUser(uid)
+	case err != nil:
+		s.cache.userReloadFailed(uid, s.now())
+		s.log.Warn("reload user", "user_id", uid.Hex(), "err", err.Error())
+	default:
+		s.cache.setUser(t, u, s.now())
+	}
 }

@@ -117,7 +117,7 @@ func (s *Server) handleLogout(c *gin.Context) {
 			s.fail(c, fmt.Errorf("delete session: %w", err))
 			return
 		}
-		s.cache.dropSession(sess.ID)
+		s.sessionRevoked(ctx, sess.ID)
 		s.logger(c).Info("logout", "user_id", sess.User.ID.Hex())
 		if err := s.forgetTwitterCredentials(ctx, c, sess.User, "logout"); err != nil {
 			s.fail(c, err)
@@ -136,7 +136,7 @@ func (s *Server) forgetTwitterCredentials(ctx context.Context, c *gin.Context, u
 	if err := s.store.ClearProviderToken(ctx, user.ID); err != nil && !errors.Is(err, models.ErrNotFound) {
 		return fmt.Errorf("clear provider token: %w", err)
 	}
-	s.cache.dropUser(user.ID)
+	s.userRevoked(ctx, user.ID)
 	s.afterLogout(c, user.ID, tok, reason)
 	return nil
 }

@@ -89,8 +89,10 @@ func (s *Server) startRevoker() {
 // Close stops taking revocations and waits until the queued ones are done
 // or ctx ends; then the rest are abandoned (and logged) and Close returns
 // ctx's error. Call it after the HTTP server has shut down, before the
-// store is closed. Closing twice is not an error.
+// store is closed. It first writes the last_seen touches still waiting
+// for their batch. Closing twice is not an error.
 func (s *Server) Close(ctx context.Context) error {
+	s.flushTouches(ctx, true)
 	r := s.revoker
 	r.mu.Lock()
 	if !r.closed {

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -53,6 +54,11 @@ type store interface {
 	EventsByUser(ctx context.Context, user bson.ObjectID, limit int) ([]models.Event, error)
 	SessionsByUser(ctx context.Context, userID bson.ObjectID, now time.Time) ([]models.Session, error)
 	TouchSession(ctx context.Context, id string, now time.Time) error
+	TouchSessions(ctx context.Context, ids []string, now time.Time) error
+	// The change feed: how revocations reach other instances.
+	PublishChange(ctx context.Context, ch models.Change, now time.Time) error
+	ChangesSince(ctx context.Context, cur *models.ChangeCursor, now time.Time) (models.ChangeBatch, error)
+	DeleteOldChanges(ctx context.Context, now time.Time) (int64, error)
 	DeleteUserSession(ctx context.Context, userID bson.ObjectID, id string) (bool, error)
 	DeleteUserSessions(ctx context.Context, userID bson.ObjectID) (int64, error)
 }
@@ -106,7 +112,10 @@ type Server struct {
 	jwks      []byte           // the published JWK Set document
 	bearer    *bearer.Verifier // the app's own tokens, for /db
 
-	cache *sessionCache
+	cache        *sessionCache
+	cacheMetrics *cacheMetrics
+	feed         *changeFeed // this instance's reader of the change feed
+	touches      *touchBatch // last_seen writes waiting for their batch
 	// loads merges concurrent store lookups of one session (a page and its
 	// stylesheet, a burst of API calls) into one.
 	loads singleflight.Group
@@ -122,7 +131,8 @@ type Server struct {
 	writeLimit *limiter // per user on POST /db and POST /token; nil: off
 }
 
-// maxCachedSessions bounds the session cache's memory (about 1 KiB each).
+// maxCachedSessions bounds the session cache (see sessionCache for its
+// memory).
 const maxCachedSessions = 100_000
 
 // New builds a Server. It fails if the session secret is shorter than
@@ -180,6 +190,9 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("handlers: %w", err)
 	}
 	s.cache = newSessionCache(cfg.SessionCacheTTL, maxCachedSessions)
+	s.cacheMetrics = newCacheMetrics(s.metrics.reg, s.cache)
+	s.feed = &changeFeed{}
+	s.touches = newTouchBatch()
 	s.engine = s.routes()
 	s.startRevoker()
 	return s, nil
@@ -280,16 +293,31 @@ func (s *Server) storeCtx(c *gin.Context) (context.Context, context.CancelFunc) 
 	return context.WithTimeout(c.Request.Context(), s.storeTimeout)
 }
 
-// WatchStore keeps the session cache in step with logouts, deletions and
-// profile changes made by other instances, through the store's change
-// streams, until ctx ends. On a store without change streams (the embedded
-// FerretDB, a standalone mongod) it returns at once: other instances'
-// changes then reach this one within SESSION_CACHE_TTL. Run it in a
-// goroutine when several instances share one store.
+// WatchStore keeps the session cache in step with other instances until
+// ctx ends; run it once, in a goroutine, in every instance. It polls the
+// store's change feed for revocations (revocation.go), which bounds how
+// long this instance may serve a session revoked elsewhere: about a
+// second, or SESSION_CACHE_TTL while the feed cannot be read. Where the
+// store has change streams (MongoDB replica sets) it also follows them,
+// which drops logouts, deletions and profile changes at once. It also
+// writes due last_seen batches, retries unpublished revocations and
+// deletes old changes. Without it the cache re-reads each session from
+// the store every SESSION_CACHE_TTL/2 while it is in use.
 func (s *Server) WatchStore(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { s.keepHouse(ctx) })
 	if s.cfg.SessionCacheTTL <= 0 {
 		return
 	}
+	wg.Go(func() { s.followFeed(ctx) })
+	s.followStreams(ctx)
+}
+
+// followStreams follows the store's change streams until ctx ends, and
+// returns at once on a store without them (the embedded FerretDB, a
+// standalone mongod).
+func (s *Server) followStreams(ctx context.Context) {
 	backoff := time.Second
 	for ctx.Err() == nil {
 		err := s.store.WatchChanges(ctx,
@@ -309,8 +337,8 @@ func (s *Server) WatchStore(ctx context.Context) {
 		case ctx.Err() != nil:
 			return
 		case errors.Is(err, models.ErrNotSupported):
-			s.log.Info("store has no change streams; other instances' logouts take effect here within SESSION_CACHE_TTL",
-				"session_cache_ttl", s.cfg.SessionCacheTTL.String())
+			s.log.Info("store has no change streams; other instances' revocations reach this one through the change feed",
+				"poll_interval", pollInterval(s.cfg.SessionCacheTTL).String(), "session_cache_ttl", s.cfg.SessionCacheTTL.String())
 			return
 		}
 		s.cache.clear()

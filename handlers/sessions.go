@@ -89,7 +89,7 @@ func (s *Server) handleEndSession(c *gin.Context) {
 		s.fail(c, fmt.Errorf("end session: %w", err))
 		return
 	}
-	s.cache.dropSession(sid)
+	s.sessionRevoked(ctx, sid)
 	s.logger(c).Info("session ended", "user_id", sess.User.ID.Hex(), "current", sid == sess.ID)
 	if sid == sess.ID {
 		s.leave(c, "signed-out")

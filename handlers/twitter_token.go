@@ -217,7 +217,7 @@ func (s *Server) refreshWithClaim(ctx context.Context, userID bson.ObjectID, tok
 		if _, cerr := s.store.ClearProviderTokenGeneration(ctx, userID, tok.Generation); cerr != nil {
 			return nil, errors.Join(err, cerr)
 		}
-		s.cache.dropUser(userID)
+		s.userRevoked(ctx, userID)
 		return nil, err
 	} else if err != nil {
 		return nil, err
@@ -308,7 +308,7 @@ func (s *Server) endTwitterLogin(c *gin.Context, sess *session, cause error) {
 		s.fail(c, fmt.Errorf("delete session: %w", err))
 		return
 	}
-	s.cache.dropSession(sess.ID)
+	s.sessionRevoked(ctx, sess.ID)
 	s.logger(c).Info("twitter login ended", "user_id", sess.User.ID.Hex())
 	s.fail(c, failure(http.StatusUnauthorized, "Your Twitter sign-in has ended. Please sign in again.", cause))
 }

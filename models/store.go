@@ -193,6 +193,8 @@ func (s *Store) Ping(ctx context.Context) error {
 //   - records: {owner_id: 1, created_at: -1};
 //   - events: {user_id: 1, at: -1}, and a TTL index on at where supported
 //     (see [EventTTL]);
+//   - changes (the change feed): a TTL index on at where supported (see
+//     [ChangeRetention]);
 //   - recent (the per-user digests) and the token refresh claims: no index
 //     but _id; they are created here so that every collection exists
 //     before the first request.
@@ -229,6 +231,9 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 			slog.String("collection", sessionsCollection), slog.Any("error", err))
 	}
 	if err := s.ensureEventIndexes(ctx); err != nil {
+		return err
+	}
+	if err := s.ensureChangeIndexes(ctx); err != nil {
 		return err
 	}
 	for _, name := range []string{recentCollection, tokenClaimsCollection} {

@@ -1,0 +1,90 @@
+package handlers
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"example.com/twitterlogin/models"
+)
+
+// cacheRead is a kind of store read the session cache makes.
+type cacheRead int
+
+// The kinds of cache read, the values of the kind label.
+const (
+	cacheReadSession cacheRead = iota // a session, on a miss or re-read
+	cacheReadUser                     // a user, on a miss or profile reload
+	cacheReadChanges                  // a lookup of the change feed's poll
+	cacheReadKinds
+)
+
+func (k cacheRead) String() string {
+	switch k {
+	case cacheReadSession:
+		return "session"
+	case cacheReadUser:
+		return "user"
+	default:
+		return "changes"
+	}
+}
+
+// cacheMetrics count what the session cache costs the store, and hold.
+type cacheMetrics struct {
+	storeReads [cacheReadKinds]prometheus.Counter
+}
+
+// newCacheMetrics registers the session cache's metrics in reg:
+// twitterlogin_session_cache_store_reads_total by kind (session, user,
+// changes) and twitterlogin_session_cache_entries by kind (session,
+// user), read from c when scraped.
+func newCacheMetrics(reg *prometheus.Registry, c *sessionCache) *cacheMetrics {
+	reads := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "twitterlogin_session_cache_store_reads_total",
+		Help: "Store reads made by the session cache (misses, re-reads, profile reloads) and its change-feed polls, by kind (session, user, changes).",
+	}, []string{"kind"})
+	m := &cacheMetrics{}
+	for k := range cacheReadKinds {
+		m.storeReads[k] = reads.WithLabelValues(k.String())
+	}
+	entries := func(kind string, n func() int) prometheus.GaugeFunc {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "twitterlogin_session_cache_entries",
+			Help:        "Entries in the session cache, by kind (session, including ended ones; user).",
+			ConstLabels: prometheus.Labels{"kind": kind},
+		}, func() float64 { return float64(n()) })
+	}
+	reg.MustRegister(reads,
+		entries("session", func() int { n, _ := c.counts(); return n }),
+		entries("user", func() int { _, n := c.counts(); return n }))
+	return m
+}
+
+func (m *cacheMetrics) reads(k cacheRead) { m.storeReads[k].Inc() }
+
+func (m *cacheMetrics) readN(k cacheRead, n int) { m.storeReads[k].Add(float64(n)) }
+
+// The store calls of the change feed and the last_seen batches, timed
+// like the others (storemetrics.go).
+
+func (t timedStore) PublishChange(ctx context.Context, ch models.Change, now time.Time) (err error) {
+	defer func(start time.Time) { t.observe("insert_change", start, err) }(time.Now())
+	return t.store.PublishChange(ctx, ch, now)
+}
+
+func (t timedStore) ChangesSince(ctx context.Context, cur *models.ChangeCursor, now time.Time) (b models.ChangeBatch, err error) {
+	defer func(start time.Time) { t.observe("find_changes", start, err) }(time.Now())
+	return t.store.ChangesSince(ctx, cur, now)
+}
+
+func (t timedStore) DeleteOldChanges(ctx context.Context, now time.Time) (n int64, err error) {
+	defer func(start time.Time) { t.observe("delete_old_changes", start, err) }(time.Now())
+	return t.store.DeleteOldChanges(ctx, now)
+}
+
+func (t timedStore) TouchSessions(ctx context.Context, ids []string, now time.Time) (err error) {
+	defer func(start time.Time) { t.observe("touch_sessions", start, err) }(time.Now())
+	return t.store.TouchSessions(ctx, ids, now)
+}
