@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -31,6 +32,7 @@ func benchHarness(b *testing.B, users int, env map[string]string) (*harness, str
 // serve runs one request through the app's whole handler (CSRF
 // protection, gin, middleware) without the network.
 func serve(b *testing.B, h http.Handler, method, target, cookie, contentType, body string, want int) {
+	b.Helper()
 	req := httptest.NewRequest(method, target, strings.NewReader(body))
 	req.AddCookie(&http.Cookie{Name: sessionCookie, Value: cookie})
 	if contentType != "" {
@@ -82,6 +84,52 @@ func BenchmarkIndexSignedIn(b *testing.B) {
 	for b.Loop() {
 		serve(b, handler, http.MethodGet, "/", cookie, "", "", http.StatusOK)
 	}
+}
+
+// BenchmarkIndexSignedIn100Records is the signed-in home page of a user
+// with 100 records (a full page) over real HTTP: session, record query,
+// template and the loopback network.
+func BenchmarkIndexSignedIn100Records(b *testing.B) {
+	const records = 100
+	h, cookie := benchHarness(b, 1, nil)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for i := range records {
+		body := fmt.Sprintf(`{"text":"record %03d"}`, i)
+		fetch(b, client, http.MethodPost, h.app.URL+"/db", cookie, "application/json", body, http.StatusCreated)
+	}
+	page := fetch(b, client, http.MethodGet, h.app.URL+"/", cookie, "", "", http.StatusOK)
+	n := strings.Count(page, "<li><time ")
+	if n != records || !strings.Contains(page, "record 000") || !strings.Contains(page, "record 099") {
+		b.Fatalf("GET / lists %d records, want all %d (record 000 to 099)", n, records)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		fetch(b, client, http.MethodGet, h.app.URL+"/", cookie, "", "", http.StatusOK)
+	}
+}
+
+// fetch sends one request with the session cookie over the network and
+// returns the body, failing unless the status is want.
+func fetch(b *testing.B, client *http.Client, method, target, cookie, contentType, body string, want int) string {
+	b.Helper()
+	req, err := http.NewRequest(method, target, strings.NewReader(body))
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.AddCookie(&http.Cookie{Name: sessionCookie, Value: cookie})
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		b.Fatalf("%s %s: %v", method, target, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != want {
+		b.Fatalf("%s %s: %d, want %d (%v): %s", method, target, resp.StatusCode, want, err, raw)
+	}
+	return string(raw)
 }
 
 func BenchmarkPostDB(b *testing.B) {

@@ -86,6 +86,10 @@ func isTimeout(err error) bool {
 // what the client asked for, and logs it once. Internal details never reach
 // the client.
 func (s *Server) fail(c *gin.Context, err error) {
+	if clientGone(c, err) {
+		s.clientDisconnected(c, err)
+		return
+	}
 	status, msg := classify(err)
 	if err != nil {
 		_ = c.Error(err) // for observers such as countLogin; never rendered
@@ -115,6 +119,29 @@ func (s *Server) fail(c *gin.Context, err error) {
 		Status:  status,
 		Message: msg,
 	})
+	c.Abort()
+}
+
+// statusClientClosedRequest is nginx's 499: the client went away before
+// the response was ready. It is logged and counted, never sent.
+const statusClientClosedRequest = 499
+
+// clientGone reports whether err comes from the request's own context
+// being cancelled, that is, the client disconnected. A store deadline
+// (context.DeadlineExceeded) or outage is not that, even if the client has
+// left too: those stay 503s, logged as errors.
+func clientGone(c *gin.Context, err error) bool {
+	return errors.Is(err, context.Canceled) && errors.Is(c.Request.Context().Err(), context.Canceled)
+}
+
+// clientDisconnected ends a request whose client has gone. Nobody is left
+// to answer, so nothing is written; the status is set explicitly so the
+// access log and the metrics record 499, not gin's default 200.
+func (s *Server) clientDisconnected(c *gin.Context, err error) {
+	_ = c.Error(err) // for observers such as countLogin
+	s.logger(c).Debug("client disconnected", "status", statusClientClosedRequest,
+		"method", c.Request.Method, "route", c.FullPath(), "err", err.Error())
+	c.Status(statusClientClosedRequest)
 	c.Abort()
 }
 
