@@ -82,6 +82,9 @@ type Options struct {
 	// /.well-known/jwks.json; nil turns service tokens and bearer access
 	// to /db off.
 	TokenKeys *tokenkeys.Set
+	// StoreCommands, if set, counts the commands the store sends (give
+	// its Monitor to models.Open); the metrics export it.
+	StoreCommands *models.CommandCounter
 }
 
 // Server is the app's HTTP layer. Build it with New; it is safe for
@@ -157,6 +160,9 @@ func New(opts Options) (*Server, error) {
 		writeLimit:   newLimiter(cfg.RateLimits.Writes, maxLimiterKeys),
 	}
 	s.store = timedStore{store: opts.Store, calls: s.metrics.storeCalls}
+	if opts.StoreCommands != nil {
+		s.metrics.reg.MustRegister(newStoreCommands(opts.StoreCommands))
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

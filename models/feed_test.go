@@ -298,3 +298,40 @@ func TestEvents_CappedAndNewestFirst(t *testing.T) {
 		}
 	}
 }
+
+// TestCommandCounter_PageCost: a page of records costs two reads (the
+// digest and the check that the next number is free) and a record costs
+// one read and two writes (the record and the digest), whatever the store
+// holds.
+func TestCommandCounter_PageCost(t *testing.T) {
+	t.Parallel()
+	srv := storetest.NewServer(t)
+	var counter models.CommandCounter
+	s := openSameDatabase(t, srv, storetest.DatabaseName(), counter.Monitor())
+	ctx := testContext(t)
+	u := mustUpsert(t, s, "77", t0)
+	insertTexts(t, s, u.ID, t0, "warm-up")
+	delta := func(call func()) (reads, writes int64) {
+		before := counter.Counts()
+		call()
+		for name, n := range counter.Counts() {
+			switch models.CommandKind(name) {
+			case "read":
+				reads += n - before[name]
+			case "write":
+				writes += n - before[name]
+			}
+		}
+		return reads, writes
+	}
+	if r, w := delta(func() { insertTexts(t, s, u.ID, t0, "x") }); r != 1 || w != 2 {
+		t.Errorf("InsertRecord: %d reads, %d writes; want 1 and 2", r, w)
+	}
+	if r, w := delta(func() {
+		if _, err := s.RecordsByOwner(ctx, u.ID, models.RecentRecords); err != nil {
+			t.Fatal(err)
+		}
+	}); r != 2 || w != 0 {
+		t.Errorf("RecordsByOwner: %d reads, %d writes; want 2 and 0", r, w)
+	}
+}

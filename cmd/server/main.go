@@ -108,7 +108,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}()
 
-	store, closeStore, err := openStore(ctx, cfg, log)
+	var commands models.CommandCounter
+	store, closeStore, err := openStore(ctx, cfg, log, &commands)
 	if err != nil {
 		return err
 	}
@@ -130,7 +131,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cleanups = append(cleanups, stopProvider)
 	}
 
-	app, err := handlers.New(handlers.Options{Config: cfg, Store: store, Logger: log, TokenKeys: signingKeys})
+	app, err := handlers.New(handlers.Options{Config: cfg, Store: store, Logger: log, TokenKeys: signingKeys, StoreCommands: &commands})
 	if err != nil {
 		return err
 	}
@@ -185,7 +186,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 // openStore connects to MONGODB_URI, or starts the embedded store when
 // it is empty. close releases both.
-func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store *models.Store, close func(), err error) {
+func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger, commands *models.CommandCounter) (store *models.Store, close func(), err error) {
 	var closers []func()
 	close = func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -205,8 +206,12 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store
 	for i, k := range cfg.TokenEncryptionKeys {
 		keys[i] = models.TokenKey{ID: k.ID, Key: k.Key}
 	}
-	store, err = models.Open(ctx, models.Options{URI: uri, Database: cfg.MongoDatabase, Logger: log,
-		DefaultRoles: cfg.Tokens.DefaultRoles, TokenKeys: keys})
+	opts := models.Options{URI: uri, Database: cfg.MongoDatabase, Logger: log,
+		DefaultRoles: cfg.Tokens.DefaultRoles, TokenKeys: keys}
+	if commands != nil {
+		opts.Monitor = commands.Monitor()
+	}
+	store, err = models.Open(ctx, opts)
 	if err != nil {
 		close()
 		return nil, func() {}, fmt.Errorf("open store: %w", err)
@@ -222,7 +227,7 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store
 // reencryptTokens is -reencrypt-tokens: every stored Twitter token sealed
 // under an older key is sealed again under the newest.
 func reencryptTokens(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.Writer) error {
-	store, close, err := openStore(ctx, cfg, log)
+	store, close, err := openStore(ctx, cfg, log, nil)
 	if err != nil {
 		return err
 	}
