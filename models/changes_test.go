@@ -2,6 +2,7 @@ package models_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -212,5 +213,30 @@ func TestTouchSessions(t *testing.T) {
 	}
 	if err := s.TouchSessions(ctx, nil, t0); err != nil {
 		t.Errorf("TouchSessions(nil): %v", err)
+	}
+}
+
+// TestTouchSessions_Many: more sessions than FerretDB has SQLite
+// connections are touched in several commands, not one that waits for
+// itself forever.
+func TestTouchSessions_Many(t *testing.T) {
+	s, db := newStore(t)
+	ctx, cancel := context.WithTimeout(testContext(t), 15*time.Second)
+	defer cancel()
+	const n = 250
+	ids := make([]string, n)
+	docs := make([]any, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("s%03d", i)
+		docs[i] = bson.D{{Key: "_id", Value: ids[i]}, {Key: "expires_at", Value: t0.Add(time.Hour)}}
+	}
+	if _, err := db.Collection("sessions").InsertMany(ctx, docs); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TouchSessions(ctx, ids, t0); err != nil {
+		t.Fatalf("TouchSessions(%d): %v", n, err)
+	}
+	if got := mustCount(t, db, "sessions", bson.D{{Key: "last_seen", Value: t0.UTC().Truncate(time.Millisecond)}}); got != n {
+		t.Errorf("%d sessions touched, want %d", got, n)
 	}
 }
