@@ -1,28 +1,102 @@
-// Command loadgen measures the app on this machine: it runs the app, the
-// embedded store and the dev Twitter provider in-process on loopback,
-// signs users in through the real OAuth 2.0 login, then drives each
-// endpoint with many connections for a fixed time and prints a table.
+// Command loadgen measures the app on this machine under the load the
+// product will meet: it runs the app, the embedded store (FerretDB on
+// SQLite) and the dev Twitter provider in-process on loopback, fills the
+// store to each size, signs users in through the real OAuth 2.0 login,
+// gives each of them data, and then drives every scenario with many
+// connections for a fixed time, each request as a random signed-in user.
 //
-// In the same run it measures the floors the app is compared against: a
-// bare net/http handler doing GET /db's store query without any
-// authentication, a handler that only verifies the session JWT, and the
-// store's raw FindOne by _id through the same driver and pool. The ratios
-// are what to read; absolute numbers depend on the machine.
+//	go run ./cmd/loadgen -users 100,1000,10000,100000 -duration 10s \
+//	    -csv loadgen.csv -chart loadgen.svg
 //
-//	go run ./cmd/loadgen -users 100,1000,10000 -duration 5s -conns 64
+// # Users at each size
+//
+// At every size up to -max-logins (default 10,000) every user signs in
+// through the real login (login start, provider consent, callback with the
+// token exchange, users/me, the user upsert and a new session). At larger
+// sizes 1,000 users sign in (fewer if -max-logins is below 1,000) and the
+// rest are imported straight into the store with [models.Store.ImportUsers]:
+// at 100,000 users, 99,000 are imported and 1,000 sign in. -logins N signs
+// in min(N, size) users at every size instead.
+//
+// Before the measurements each signed-in user is given 5 records (POST /db
+// as that user, 5 requests) and has 1 session, 1 sign-in event and the
+// user document its login wrote. Imported users have a user document only.
+//
+// # Scenarios
+//
+// Every request of every scenario is made as a user picked at random
+// (math/rand/v2, a source per connection) from all signed-in users, so
+// the whole working set is exercised, whatever the number of connections.
+//
+//   - floor: JWT-only: a bare net/http handler that only verifies the
+//     session JWT ([handlers.Server.TokenOnlyHandler]).
+//   - floor: FindOne by _id: the driver's FindOne on the users collection
+//     by a user's _id, in-process, no HTTP.
+//   - floor: bare GET /db: a bare net/http handler that runs GET /db's
+//     store call ([models.Store.RecordsByOwner]), no authentication.
+//   - GET /me, GET / and GET /db, signed in.
+//   - POST /db, signed in: one new record (JSON).
+//   - OAuth 2.0 login: the whole login of an existing user, each a new
+//     session.
+//
+// Each scenario runs an unmeasured warm-up of a fifth of -duration, then
+// -duration. Any response that is not 2xx or 3xx is an error; 503s are
+// also counted on their own.
+//
+// # What is reported
+//
+// For each size and scenario: req/s, p50, p99 and p99.9 latency, errors,
+// 503s, CPU seconds, the distinct users the scenario touched, and the
+// store use per request, read from the app's metrics handler before and
+// after the scenario:
+//
+//   - reads, writes and other: the store methods called, from the
+//     histogram twitterlogin_store_call_duration_seconds, classified by
+//     operation name (see [classify]; an unknown one is "other" and named
+//     under the table). It sees only the methods the app's store wrapper
+//     times. The floors bypass the app, so theirs are stated by
+//     construction (0, 1 and 1 reads).
+//   - read and write commands: what the driver really sent
+//     (twitterlogin_store_commands_total by kind; one method may send
+//     several), counted for the floors too.
+//   - cache reads/s: the store reads the session cache made per second
+//     (twitterlogin_session_cache_store_reads_total, or where the app has
+//     no such counter its session_by_id and user_by_id calls).
+//
+// Per size also the process's peak RSS (VmHWM, reset per size through
+// /proc/self/clear_refs) and its RSS -settle after the load stopped,
+// without forcing a GC, to show whether memory returns by itself. Each
+// size also prints how long importing, logins and seeding took.
+//
+// The ratios printed under each table (GET /me to JWT-only; GET /, GET /db
+// and POST /db to FindOne; FindOne to FindOne at the smallest size) are
+// what to read: absolute numbers depend on the machine. -csv writes one row
+// per size and scenario (users, signed_in, scenario, req_per_s, p50_ms,
+// p99_ms, errors, status_503, store_reads_per_req, store_writes_per_req,
+// cache_store_reads_per_s, peak_rss_mib, rss_after_mib, distinct_users,
+// store_read_cmds_per_req, store_write_cmds_per_req); -chart draws req/s
+// against users (log-log), one line per scenario, the floors dashed, as SVG.
+//
+// Flags:
+//
+//	-users 100,1000,10000,100000  store sizes (users) to measure at
+//	-logins 0             users signed in at each size; 0: the rule above
+//	-max-logins 10000     largest size at which every user signs in
+//	-conns 64             concurrent connections
+//	-duration 5s          measured time per scenario
+//	-settle 3s            wait after the load before reading RSS
+//	-session-cache-ttl 5s SESSION_CACHE_TTL of the app (0s: no cache)
+//	-csv FILE             write the results as CSV
+//	-chart FILE.svg       draw req/s against users as SVG
+//	-cpuprofile FILE      write a CPU profile of the whole run
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"runtime"
@@ -30,20 +104,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"go.mongodb.org/mongo-driver/v2/bson"
-
-	"example.com/twitterlogin/config"
-	"example.com/twitterlogin/handlers"
-	"example.com/twitterlogin/handlers/devtwitter"
-	"example.com/twitterlogin/models"
-	"example.com/twitterlogin/models/embedded"
 )
 
 func main() {
@@ -55,38 +119,82 @@ func main() {
 	}
 }
 
+// largeStoreLogins is how many users sign in at sizes above -max-logins.
+const largeStoreLogins = 1000
+
 type options struct {
 	users      []int
-	logins     int
+	logins     int // 0: every user up to maxLogins, then largeStoreLogins
+	maxLogins  int
 	conns      int
 	duration   time.Duration
+	settle     time.Duration
 	cacheTTL   string
+	csvPath    string
+	chartPath  string
 	cpuProfile string
+}
+
+// signedIn is how many of n users sign in through the real login; the
+// rest are imported.
+func (o options) signedIn(n int) int {
+	switch {
+	case o.logins > 0:
+		return min(o.logins, n)
+	case n <= o.maxLogins:
+		return n
+	default:
+		return min(largeStoreLogins, o.maxLogins, n)
+	}
 }
 
 func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
-	users := fs.String("users", "100,1000,10000", "comma-separated store sizes (users) to measure at")
-	logins := fs.Int("logins", 200, "users signed in through the real login at each size; the rest are imported directly")
+	users := fs.String("users", "100,1000,10000,100000", "comma-separated store sizes (users) to measure at")
+	logins := fs.Int("logins", 0, "users signed in through the real OAuth 2.0 login at each size, at most the size; "+
+		"0: every user at sizes up to -max-logins, and 1000 at larger sizes, where the rest are imported into the store")
+	maxLogins := fs.Int("max-logins", 10_000, "with -logins 0, the largest size at which every user signs in")
 	conns := fs.Int("conns", 64, "concurrent connections")
-	duration := fs.Duration("duration", 5*time.Second, "how long each scenario runs")
+	duration := fs.Duration("duration", 5*time.Second, "how long each scenario is measured (after a warm-up of a fifth of it)")
+	settle := fs.Duration("settle", 3*time.Second, "how long after the load of a size to read the RSS again (no forced GC)")
 	cacheTTL := fs.String("session-cache-ttl", "5s", "SESSION_CACHE_TTL of the app under test (0s: no cache)")
+	csvPath := fs.String("csv", "", "write one CSV row per size and scenario to this file")
+	chartPath := fs.String("chart", "", "draw req/s against users as SVG to this file")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
-	o := options{logins: *logins, conns: *conns, duration: *duration, cacheTTL: *cacheTTL, cpuProfile: *cpuProfile}
+	o := options{
+		logins: *logins, maxLogins: *maxLogins, conns: *conns, duration: *duration, settle: *settle,
+		cacheTTL: *cacheTTL, csvPath: *csvPath, chartPath: *chartPath, cpuProfile: *cpuProfile,
+	}
+	var errs []error
 	for f := range strings.SplitSeq(*users, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 {
-			return o, fmt.Errorf("-users: %q is not a positive number", f)
+			errs = append(errs, fmt.Errorf("-users must list positive numbers, but has %q", f))
+			continue
 		}
 		o.users = append(o.users, n)
 	}
-	if o.logins < 1 || o.conns < 1 || o.duration <= 0 {
-		return o, errors.New("-logins, -conns and -duration must be positive")
+	slices.Sort(o.users)
+	o.users = slices.Compact(o.users)
+	if o.logins < 0 {
+		errs = append(errs, fmt.Errorf("-logins must be 0 or positive, but is %d", o.logins))
 	}
-	return o, nil
+	if o.maxLogins < 1 {
+		errs = append(errs, fmt.Errorf("-max-logins must be positive, but is %d", o.maxLogins))
+	}
+	if o.conns < 1 {
+		errs = append(errs, fmt.Errorf("-conns must be positive, but is %d", o.conns))
+	}
+	if o.duration <= 0 {
+		errs = append(errs, fmt.Errorf("-duration must be positive, but is %s", o.duration))
+	}
+	if o.settle < 0 {
+		errs = append(errs, fmt.Errorf("-settle must not be negative, but is %s", o.settle))
+	}
+	return o, errors.Join(errs...)
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -108,494 +216,25 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "loadgen: %d connections, %s per scenario, SESSION_CACHE_TTL=%s, GOMAXPROCS=%d\n\n",
 		o.conns, o.duration, o.cacheTTL, runtime.GOMAXPROCS(0))
+	var rows []row
 	for _, n := range o.users {
-		if err := measure(ctx, o, n, out); err != nil {
+		got, err := measure(ctx, o, n, out)
+		if err != nil {
 			return fmt.Errorf("%d users: %w", n, err)
 		}
+		rows = append(rows, got...)
+		printSize(out, got, rows)
 	}
-	return nil
-}
-
-// rig is one app instance with its store and provider.
-type rig struct {
-	dir      string
-	db       *embedded.Server
-	store    *models.Store
-	provider *devtwitter.Provider
-	app      *handlers.Server
-	servers  []*http.Server
-	appURL   string
-	floorURL string
-	provURL  string
-	client   *http.Client
-}
-
-func (r *rig) close() {
-	for _, s := range r.servers {
-		s.Close()
-	}
-	if r.store != nil {
-		r.store.Close(context.Background())
-	}
-	if r.db != nil {
-		r.db.Close()
-	}
-	os.RemoveAll(r.dir)
-}
-
-// serve starts h on a fresh loopback port.
-func (r *rig) serve(h http.Handler) (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	r.servers = append(r.servers, srv)
-	go srv.Serve(ln)
-	return "http://" + ln.Addr().String(), nil
-}
-
-func newRig(ctx context.Context, o options) (*rig, error) {
-	r := &rig{}
-	var err error
-	if r.dir, err = os.MkdirTemp("", "loadgen-"); err != nil {
-		return nil, err
-	}
-	quiet := slog.New(slog.DiscardHandler)
-	if r.db, err = embedded.Start(ctx, embedded.Options{Dir: r.dir, Logger: quiet}); err != nil {
-		return r, err
-	}
-	if r.store, err = models.Open(ctx, models.Options{URI: r.db.URI(), Database: "loadgen"}); err != nil {
-		return r, err
-	}
-
-	// The app's address must be known for its config.
-	appLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return r, err
-	}
-	r.appURL = "http://" + appLn.Addr().String()
-	if r.provider, err = devtwitter.New(devtwitter.Config{CallbackURLs: []string{r.appURL + "/auth/oauth2/callback"}}); err != nil {
-		return r, err
-	}
-	if r.provURL, err = r.serve(r.provider); err != nil {
-		return r, err
-	}
-	env := map[string]string{
-		"PUBLIC_URL":             r.appURL,
-		"SESSION_SECRET":         "loadgen-secret-0123456789abcdefghijklmnop",
-		"SESSION_CACHE_TTL":      o.cacheTTL,
-		"TWITTER_API_BASE":       r.provURL,
-		"TWITTER_AUTHORIZE_BASE": r.provURL,
-		"TWITTER_CLIENT_ID":      devtwitter.DevClientID,
-		"TWITTER_CLIENT_SECRET":  devtwitter.DevClientSecret,
-		// Every simulated client shares 127.0.0.1: measure the app, not
-		// its rate limits.
-		"RATE_LIMIT_LOGIN":  "off",
-		"RATE_LIMIT_WRITES": "off",
-	}
-	cfg, err := config.Load(func(k string) string { return env[k] }, true)
-	if err != nil {
-		return r, err
-	}
-	// The app's warnings and errors (a 5xx, say) go to stderr.
-	appLog := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if r.app, err = handlers.New(handlers.Options{Config: cfg, Store: r.store, Logger: appLog}); err != nil {
-		return r, err
-	}
-	appSrv := &http.Server{Handler: r.app.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	r.servers = append(r.servers, appSrv)
-	go appSrv.Serve(appLn)
-
-	// The floors, on their own port.
-	mux := http.NewServeMux()
-	mux.Handle("GET /jwt-only", r.app.TokenOnlyHandler())
-	mux.HandleFunc("GET /bare-db", func(w http.ResponseWriter, req *http.Request) {
-		owner, err := bson.ObjectIDFromHex(req.URL.Query().Get("owner"))
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		recs, err := r.store.RecordsByOwner(req.Context(), owner, 100)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"records": recs})
-	})
-	if r.floorURL, err = r.serve(mux); err != nil {
-		return r, err
-	}
-	r.client = &http.Client{
-		Timeout:       30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		Transport: &http.Transport{
-			MaxIdleConns:        4 * o.conns,
-			MaxIdleConnsPerHost: 2 * o.conns,
-			IdleConnTimeout:     time.Minute,
-		},
-	}
-	return r, nil
-}
-
-// signedIn is a user with a live session.
-type signedIn struct {
-	id     bson.ObjectID
-	cookie string
-}
-
-// login runs one full OAuth 2.0 login as Twitter user twitterID and
-// returns the session cookie: app login start, provider consent
-// (non-interactive), app callback (token exchange, users/me, upsert,
-// session).
-func (r *rig) login(ctx context.Context, twitterID string) (signedIn, error) {
-	var s signedIn
-	resp, err := r.get(ctx, r.appURL+"/auth/oauth2/login", nil)
-	if err != nil {
-		return s, err
-	}
-	var loginCookie *http.Cookie
-	for _, c := range resp.Cookies() {
-		if c.Name == "__Host-login" {
-			loginCookie = c
-		}
-	}
-	authorize, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil || loginCookie == nil {
-		return s, fmt.Errorf("login start: status %d", resp.StatusCode)
-	}
-	q := authorize.Query()
-	q.Set("auto", "approve")
-	q.Set("user", twitterID)
-	authorize.RawQuery = q.Encode()
-	if resp, err = r.get(ctx, authorize.String(), nil); err != nil {
-		return s, err
-	}
-	callback := resp.Header.Get("Location")
-	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(callback, r.appURL) {
-		return s, fmt.Errorf("consent: status %d", resp.StatusCode)
-	}
-	if resp, err = r.get(ctx, callback, loginCookie); err != nil {
-		return s, err
-	}
-	for _, c := range resp.Cookies() {
-		if c.Name == "__Host-session" && c.Value != "" {
-			s.cookie = c.Value
-		}
-	}
-	if resp.StatusCode != http.StatusFound || s.cookie == "" {
-		return s, fmt.Errorf("callback: status %d", resp.StatusCode)
-	}
-	return s, nil
-}
-
-func (r *rig) get(ctx context.Context, target string, ck *http.Cookie) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
-	if err != nil {
-		return nil, err
-	}
-	if ck != nil {
-		req.AddCookie(ck)
-	}
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp, nil
-}
-
-// measure prepares a store of n users and runs every scenario on it.
-func measure(ctx context.Context, o options, n int, out io.Writer) error {
-	r, err := newRig(ctx, o)
-	if r != nil {
-		defer r.close()
-	}
-	if err != nil {
-		return err
-	}
-	logins := min(o.logins, n)
-	// Users beyond those signed in are imported directly: signing 10,000
-	// users in one by one would measure the login, not the steady state.
-	if err := r.importUsers(ctx, n-logins); err != nil {
-		return err
-	}
-	for i := range logins {
-		id := strconv.Itoa(2_000_000 + i)
-		r.provider.SetUser(devtwitter.User{ID: id, ScreenName: "load" + id, Name: "Load User " + id})
-	}
-
-	// Sign the users in through the real login.
-	users := make([]signedIn, logins)
-	var next atomic.Int64
-	// A few at a time, with retries: a large embedded store cannot take 64
-	// concurrent first logins within the store timeout, and this step
-	// only prepares the measurement.
-	signIn := drive(ctx, min(o.conns, 8), 0, func(ctx context.Context, _ int) error {
-		i := int(next.Add(1)) - 1
-		if i >= logins {
-			return errDone
-		}
-		var err error
-		for range 3 {
-			if users[i], err = r.login(ctx, strconv.Itoa(2_000_000+i)); err == nil {
-				break
-			}
-		}
-		return err
-	})
-	for _, u := range users {
-		if u.cookie == "" {
-			return fmt.Errorf("a login failed (%d errors, first: %v)", signIn.errors, signIn.firstErr)
-		}
-	}
-	for i := range users {
-		me, err := r.me(ctx, users[i].cookie)
-		if err != nil {
+	printScaling(out, rows)
+	if o.csvPath != "" {
+		if err := writeCSVFile(o.csvPath, rows); err != nil {
 			return err
 		}
-		users[i].id = me
 	}
-
-	pick := func(w int) signedIn { return users[w%len(users)] }
-	withCookie := func(method, target, body string) func(ctx context.Context, w int) error {
-		return func(ctx context.Context, w int) error {
-			u := pick(w)
-			return r.expect(ctx, method, strings.ReplaceAll(target, "{owner}", u.id.Hex()), u.cookie, body)
-		}
-	}
-	// Each user starts with a few records so GET /db has something to list.
-	for _, u := range users {
-		for range 3 {
-			if err := r.expect(ctx, http.MethodPost, r.appURL+"/db", u.cookie, `{"text":"seed"}`); err != nil {
-				return err
-			}
-		}
-	}
-
-	var results []result
-	scenarios := []struct {
-		name string
-		fn   func(ctx context.Context, w int) error
-	}{
-		{"floor: JWT-only handler", withCookie(http.MethodGet, r.floorURL+"/jwt-only", "")},
-		{"GET /me (signed in)", withCookie(http.MethodGet, r.appURL+"/me", "")},
-		{"floor: FindOne by _id (no HTTP)", func(ctx context.Context, w int) error {
-			_, err := r.store.UserByID(ctx, pick(w).id)
-			return err
-		}},
-		{"floor: bare GET /db (no auth)", withCookie(http.MethodGet, r.floorURL+"/bare-db?owner={owner}", "")},
-		{"GET /db (signed in)", withCookie(http.MethodGet, r.appURL+"/db", "")},
-		{"GET / (signed in)", withCookie(http.MethodGet, r.appURL+"/", "")},
-		{"POST /db (signed in)", withCookie(http.MethodPost, r.appURL+"/db", `{"text":"load"}`)},
-		// Last, as it leaves the most writes behind: signed-in users sign in
-		// again, the whole round trip, with the upsert of an existing user
-		// and a new session each time.
-		{"full OAuth 2.0 login", func(ctx context.Context, w int) error {
-			i := int(next.Add(1)) % logins
-			_, err := r.login(ctx, strconv.Itoa(2_000_000+i))
-			return err
-		}},
-	}
-	for _, sc := range scenarios {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		// A short unmeasured warm-up first: the table is about the steady
-		// state (warm caches and pools), not the first second.
-		drive(ctx, o.conns, o.duration/5, sc.fn)
-		results = append(results, drive(ctx, o.conns, o.duration, sc.fn).named(sc.name))
-	}
-	printTable(out, n, logins, results)
-	return nil
-}
-
-var errDone = errors.New("done")
-
-// expect sends one request and wants a 2xx.
-func (r *rig) expect(ctx context.Context, method, target, cookie, body string) error {
-	req, err := http.NewRequestWithContext(ctx, method, target, strings.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.AddCookie(&http.Cookie{Name: "__Host-session", Value: cookie})
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return err
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: status %d", method, req.URL.Path, resp.StatusCode)
-	}
-	return nil
-}
-
-// me returns the user id of a session.
-func (r *rig) me(ctx context.Context, cookie string) (bson.ObjectID, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, r.appURL+"/me", nil)
-	req.AddCookie(&http.Cookie{Name: "__Host-session", Value: cookie})
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return bson.ObjectID{}, err
-	}
-	defer resp.Body.Close()
-	var me struct{ ID string }
-	if err := json.NewDecoder(resp.Body).Decode(&me); err != nil {
-		return bson.ObjectID{}, fmt.Errorf("GET /me: status %d: %w", resp.StatusCode, err)
-	}
-	return bson.ObjectIDFromHex(me.ID)
-}
-
-// importUsers adds n users straight into the store.
-func (r *rig) importUsers(ctx context.Context, n int) error {
-	const batch = 1000
-	now := time.Now()
-	for start := 0; start < n; start += batch {
-		var users []models.User
-		for i := start; i < min(n, start+batch); i++ {
-			id := strconv.Itoa(1_000_000 + i)
-			uid, err := models.UserIDFor(id)
-			if err != nil {
-				return err
-			}
-			users = append(users, models.User{
-				ID: uid, TwitterID: id, Handle: "seed" + id, Name: "Seeded " + id, Roles: []string{},
-				CreatedAt: now, UpdatedAt: now,
-			})
-		}
-		if err := r.store.ImportUsers(ctx, users); err != nil {
+	if o.chartPath != "" {
+		if err := writeChart(o.chartPath, rows); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// result is what one scenario measured.
-type result struct {
-	name      string
-	ops       int
-	errors    int
-	firstErr  error
-	elapsed   time.Duration
-	latencies []time.Duration
-	cpu       time.Duration
-}
-
-func (r result) named(name string) result { r.name = name; return r }
-
-// drive runs fn on conns workers until d has passed (or, with d == 0,
-// until fn returns errDone), recording each call's latency. Calls still
-// running when d ends finish normally (no deadline cuts them short) and
-// are counted; throughput is over the time until the last one finished.
-func drive(ctx context.Context, conns int, d time.Duration, fn func(ctx context.Context, worker int) error) result {
-	var stop atomic.Bool
-	if d > 0 {
-		t := time.AfterFunc(d, func() { stop.Store(true) })
-		defer t.Stop()
-	}
-	var (
-		mu  sync.Mutex
-		res result
-		wg  sync.WaitGroup
-	)
-	cpu0 := cpuTime()
-	start := time.Now()
-	for w := range conns {
-		wg.Go(func() {
-			var lat []time.Duration
-			errs := 0
-			var first error
-			for !stop.Load() && ctx.Err() == nil {
-				t0 := time.Now()
-				err := fn(ctx, w)
-				if errors.Is(err, errDone) {
-					break
-				}
-				// A call that was running when time ran out still counts:
-				// its latency and any error are real.
-				lat = append(lat, time.Since(t0))
-				if err != nil {
-					errs++
-					if first == nil {
-						first = err
-					}
-				}
-			}
-			mu.Lock()
-			res.latencies = append(res.latencies, lat...)
-			res.errors += errs
-			if res.firstErr == nil {
-				res.firstErr = first
-			}
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	res.elapsed = time.Since(start)
-	res.cpu = cpuTime() - cpu0
-	res.ops = len(res.latencies)
-	slices.Sort(res.latencies)
-	return res
-}
-
-func (r result) perSecond() float64 { return float64(r.ops) / r.elapsed.Seconds() }
-
-func (r result) quantile(q float64) time.Duration {
-	if len(r.latencies) == 0 {
-		return 0
-	}
-	return r.latencies[min(len(r.latencies)-1, int(q*float64(len(r.latencies))))]
-}
-
-func printTable(out io.Writer, users, logins int, results []result) {
-	fmt.Fprintf(out, "== %d users in the store (%d signed in through the real login) ==\n", users, logins)
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\treq/s\tp50\tp99\tp99.9\terrors\tCPU s\t")
-	byName := map[string]result{}
-	for _, r := range results {
-		byName[r.name] = r
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%d\t%.1f\t\n", r.name, r.perSecond(),
-			ms(r.quantile(0.50)), ms(r.quantile(0.99)), ms(r.quantile(0.999)), r.errors, r.cpu.Seconds())
-	}
-	tw.Flush()
-	ratio := func(a, b string) string {
-		x, y := byName[a], byName[b]
-		if y.perSecond() == 0 {
-			return "n/a"
-		}
-		return fmt.Sprintf("%.2f", x.perSecond()/y.perSecond())
-	}
-	fmt.Fprintf(out, "GET /db vs bare GET /db: %s   GET /me vs JWT-only: %s   peak RSS %d MiB\n",
-		ratio("GET /db (signed in)", "floor: bare GET /db (no auth)"),
-		ratio("GET /me (signed in)", "floor: JWT-only handler"), peakRSS()>>20)
-	for _, r := range results {
-		if r.firstErr != nil {
-			fmt.Fprintf(out, "first error in %q: %v\n", r.name, r.firstErr)
-		}
-	}
-	fmt.Fprintln(out)
-}
-
-func ms(d time.Duration) string {
-	return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 2, 64) + "ms"
-}
-
-// cpuTime is the process's user+system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// peakRSS is the process's peak resident set size in bytes.
-func peakRSS() int64 {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return ru.Maxrss * 1024
 }
