@@ -82,16 +82,22 @@ func flowName(f string) string {
 // client. A failure is logged, never shown: the activity log must not make
 // a sign-in or logout fail.
 func (s *Server) recordEvent(c *gin.Context, user bson.ObjectID, ev models.Event) {
-	ev.UserID = user
-	ev.At = s.now()
-	ev.Client = browserFamily(c.Request.UserAgent())
-	ev.IPPrefix = ipPrefix(c.ClientIP())
+	ev = s.requestEvent(c, user, ev)
 	// Recorded even if the client has gone: what happened, happened.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), s.storeTimeout)
 	defer cancel()
 	if err := s.store.RecordEvent(ctx, ev); err != nil {
 		s.logger(c).Warn("record event", "kind", ev.Kind, "user_id", user.Hex(), "err", err.Error())
 	}
+}
+
+// requestEvent is ev for user with the request's time and coarse client.
+func (s *Server) requestEvent(c *gin.Context, user bson.ObjectID, ev models.Event) models.Event {
+	ev.UserID = user
+	ev.At = s.now()
+	ev.Client = browserFamily(c.Request.UserAgent())
+	ev.IPPrefix = ipPrefix(c.ClientIP())
+	return ev
 }
 
 // noteFailedCallback records a failed sign-in callback as an event of the

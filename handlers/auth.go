@@ -68,15 +68,21 @@ func (s *Server) finishLogin(c *gin.Context, p models.TwitterProfile, tok models
 	s.cache.dropUser(uid)
 	// A new session (and secret) at every login, whatever cookie the
 	// browser had, so a planted session cannot be carried into this one.
-	sess, err := s.store.CreateSession(ctx, models.Session{
+	// The sign-in event is stored with it: one digest write for both.
+	signIn := s.requestEvent(c, uid, models.Event{Kind: models.EventSignIn, Flow: tok.Flow})
+	sess, err := s.store.StartSession(ctx, models.Session{
 		UserID:    uid,
 		CreatedAt: now,
 		ExpiresAt: now.Add(s.cfg.SessionLifetime),
 		UserAgent: truncate(c.Request.UserAgent(), userAgentLen),
-	})
-	if err != nil {
+	}, &signIn)
+	switch {
+	case sess == nil:
 		s.fail(c, fmt.Errorf("create session: %w", err))
 		return
+	case err != nil:
+		// The activity log must not make a sign-in fail.
+		s.logger(c).Warn("record event", "kind", signIn.Kind, "user_id", uid.Hex(), "err", err.Error())
 	}
 	token, err := s.issueSessionToken(uid, sess.Key(), now)
 	if err != nil {
@@ -85,7 +91,6 @@ func (s *Server) finishLogin(c *gin.Context, p models.TwitterProfile, tok models
 	}
 	s.setSessionCookie(c, token)
 	s.logger(c).Info("login", "flow", tok.Flow, "user_id", uid.Hex())
-	s.recordEvent(c, uid, models.Event{Kind: models.EventSignIn, Flow: tok.Flow})
 	c.Redirect(http.StatusFound, returnToFrom(c.Request.Context()))
 }
 

@@ -75,7 +75,7 @@ func TestPagesSurviveDigestDamage(t *testing.T) {
 	}
 	post("first")
 	early := map[string]bson.M{}
-	for _, kind := range []string{"records", "events", "sessions"} {
+	for _, kind := range []string{"records", "events"} {
 		var doc bson.M
 		if err := recent.FindOne(t.Context(), bson.D{{Key: "_id", Value: kind + ":" + uid.Hex()}}).Decode(&doc); err != nil {
 			t.Fatalf("digest %s: %v", kind, err)
@@ -109,7 +109,7 @@ func TestPagesSurviveDigestDamage(t *testing.T) {
 	t.Cleanup(restarted.Close)
 	for _, d := range damages {
 		t.Run(d.name, func(t *testing.T) {
-			for _, kind := range []string{"records", "events", "sessions"} {
+			for _, kind := range []string{"records", "events"} {
 				if err := d.apply(kind); err != nil {
 					t.Fatal(err)
 				}

@@ -44,7 +44,7 @@ type store interface {
 	ClearProviderTokenGeneration(ctx context.Context, id bson.ObjectID, generation int64) (bool, error)
 	ClaimTokenRefresh(ctx context.Context, id bson.ObjectID, generation int64, until, now time.Time) (bool, error)
 	ReleaseTokenRefresh(ctx context.Context, id bson.ObjectID, generation int64) error
-	CreateSession(ctx context.Context, sess models.Session) (*models.Session, error)
+	StartSession(ctx context.Context, sess models.Session, ev *models.Event) (*models.Session, error)
 	SessionByID(ctx context.Context, id string, now time.Time) (*models.Session, error)
 	DeleteSession(ctx context.Context, id string) error
 	InsertRecord(ctx context.Context, owner bson.ObjectID, text string, now time.Time) (*models.Record, error)

@@ -62,9 +62,9 @@ func (t timedStore) ClearProviderToken(ctx context.Context, id bson.ObjectID) (e
 	return t.store.ClearProviderToken(ctx, id)
 }
 
-func (t timedStore) CreateSession(ctx context.Context, sess models.Session) (created *models.Session, err error) {
-	defer func(start time.Time) { t.observe("create_session", start, err) }(time.Now())
-	return t.store.CreateSession(ctx, sess)
+func (t timedStore) StartSession(ctx context.Context, sess models.Session, ev *models.Event) (created *models.Session, err error) {
+	defer func(start time.Time) { t.observe("start_session", start, err) }(time.Now())
+	return t.store.StartSession(ctx, sess, ev)
 }
 
 func (t timedStore) SessionByID(ctx context.Context, id string, now time.Time) (sess *models.Session, err error) {

@@ -86,21 +86,35 @@ func (s *Store) RecordEvent(ctx context.Context, ev Event) error {
 	if ev.UserID.IsZero() || ev.Kind == "" {
 		return errors.New("record event: user id and kind are required")
 	}
-	if ev.At.IsZero() {
-		ev.At = time.Now()
+	stored, err := s.eventFeed.add(ctx, ev.UserID, ev.numbered)
+	if err == nil {
+		err = s.trimEvents(ctx, stored)
 	}
-	ev.At = normTime(ev.At)
-	stored, err := s.eventFeed.add(ctx, ev.UserID, func(id bson.ObjectID, seq int64) Event {
-		ev.ID, ev.Seq = id, seq
-		return ev
-	})
 	if err != nil {
 		return fmt.Errorf("record event for user %s: %w", ev.UserID.Hex(), err)
 	}
-	if old := stored.Seq - MaxEventsPerUser; old > 0 {
-		if _, err := s.events().DeleteOne(ctx, bson.D{{Key: "_id", Value: seqID(ev.UserID, old)}}); err != nil {
-			return fmt.Errorf("record event for user %s: trim: %w", ev.UserID.Hex(), storeError(err))
-		}
+	return nil
+}
+
+// numbered returns ev as stored with number seq and _id id: its time in
+// UTC at millisecond precision, now if it had none.
+func (ev Event) numbered(id bson.ObjectID, seq int64) Event {
+	if ev.At.IsZero() {
+		ev.At = time.Now()
+	}
+	ev.ID, ev.Seq, ev.At = id, seq, normTime(ev.At)
+	return ev
+}
+
+// trimEvents deletes the event [MaxEventsPerUser] numbers below stored,
+// which keeps the user's events at that cap with one _id delete.
+func (s *Store) trimEvents(ctx context.Context, stored Event) error {
+	old := stored.Seq - MaxEventsPerUser
+	if old <= 0 {
+		return nil
+	}
+	if _, err := s.events().DeleteOne(ctx, bson.D{{Key: "_id", Value: seqID(stored.UserID, old)}}); err != nil {
+		return fmt.Errorf("trim: %w", storeError(err))
 	}
 	return nil
 }

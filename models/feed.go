@@ -154,26 +154,39 @@ func (f *feed[T]) save(ctx context.Context, d digest[T]) {
 // add numbers and inserts the item that newItem makes, updates the digest
 // and returns the item.
 func (f *feed[T]) add(ctx context.Context, user bson.ObjectID, newItem func(id bson.ObjectID, seq int64) T) (T, error) {
-	var it T
 	defer f.locks.lock(f.digestID(user))()
 	d, err := f.load(ctx, user)
 	if err != nil {
+		var zero T
+		return zero, err
+	}
+	it, d, err := f.appendTo(ctx, user, d, newItem)
+	if err != nil {
 		return it, err
 	}
+	f.save(ctx, d)
+	return it, nil
+}
+
+// appendTo numbers and inserts the item that newItem makes and returns it
+// with d updated to include it (not saved). Call it with the digest's
+// lock held.
+func (f *feed[T]) appendTo(ctx context.Context, user bson.ObjectID, d digest[T], newItem func(id bson.ObjectID, seq int64) T) (T, digest[T], error) {
+	var it T
 	seq, err := insertNext(ctx, f.items, d.Seq+1, f.taken(ctx, user), func(seq int64) any {
 		it = newItem(seqID(user, seq), seq)
 		return it
 	})
 	if err != nil {
-		return it, err
+		return it, d, err
 	}
-	if d, err = f.catchUp(ctx, user, d, seq-1); err != nil {
-		return it, err
+	caught, err := f.catchUp(ctx, user, d, seq-1)
+	if err != nil {
+		return it, d, err // d stays behind; readers catch up
 	}
-	d.Items = f.merge(append(d.Items, it))
-	d.Seq = seq
-	f.save(ctx, d)
-	return it, nil
+	caught.Items = f.merge(append(caught.Items, it))
+	caught.Seq = seq
+	return it, caught, nil
 }
 
 // newest returns at most limit of the user's items, newest first, and an

@@ -3,6 +3,7 @@ package models_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -333,5 +334,40 @@ func TestCommandCounter_PageCost(t *testing.T) {
 		}
 	}); r != 2 || w != 0 {
 		t.Errorf("RecordsByOwner: %d reads, %d writes; want 2 and 0", r, w)
+	}
+}
+
+// TestStartSession_OneDigestWrite: a sign-in's session and event cost one
+// read of the user's events digest, the two inserts and one digest write,
+// and both show: the session in the list, the event in the activity.
+func TestStartSession_OneDigestWrite(t *testing.T) {
+	t.Parallel()
+	srv := storetest.NewServer(t)
+	var counter models.CommandCounter
+	s := openSameDatabase(t, srv, storetest.DatabaseName(), counter.Monitor())
+	ctx := testContext(t)
+	u := mustUpsert(t, s, "88", t0)
+	before := counter.Counts()
+	ev := models.Event{Kind: models.EventSignIn, Flow: "oauth2", At: t0}
+	sess, err := s.StartSession(ctx, models.Session{UserID: u.ID, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}, &ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for name, n := range counter.Counts() {
+		if d := n - before[name]; d > 0 {
+			got[name] = d
+		}
+	}
+	if want := map[string]int64{"find": 1, "insert": 2, "update": 1}; !maps.Equal(got, want) {
+		t.Errorf("StartSession sent %v, want %v", got, want)
+	}
+	list, err := s.SessionsByUser(ctx, u.ID, t0)
+	if err != nil || len(list) != 1 || list[0].Key() != sess.Key() {
+		t.Errorf("sessions = %v, %v; want the new one", list, err)
+	}
+	evs, err := s.EventsByUser(ctx, u.ID, models.RecentEvents)
+	if err != nil || len(evs) != 1 || evs[0].Kind != models.EventSignIn || evs[0].Flow != "oauth2" {
+		t.Errorf("events = %+v, %v; want the sign-in", evs, err)
 	}
 }

@@ -113,11 +113,14 @@ func insertNext(ctx context.Context, coll *mongo.Collection, want int64, taken f
 }
 
 // digest is a user's newest items of one kind, newest first, and the
-// highest number among that user's items when it was written.
+// highest number among that user's items when it was written. The events
+// digest also holds the user's session numbers, since a sign-in writes a
+// session and an event together ([Store.StartSession]).
 type digest[T any] struct {
-	ID    string `bson:"_id"`
-	Seq   int64  `bson:"seq"`
-	Items []T    `bson:"items"`
+	ID       string          `bson:"_id"`
+	Seq      int64           `bson:"seq"`
+	Items    []T             `bson:"items"`
+	Sessions *sessionNumbers `bson:"sessions,omitempty"`
 }
 
 // createCollection creates name if it does not exist yet, so that it is
@@ -131,12 +134,16 @@ func createCollection(ctx context.Context, db *mongo.Database, name string) erro
 	return nil
 }
 
-// saveDigest writes d, replacing what is there. Losing a race here is
-// harmless: readers catch up from the items.
+// saveDigest writes d's numbers and items (and its session numbers, if
+// set), replacing what is there. Losing a race here is harmless: readers
+// catch up from the items.
 func saveDigest[T any](ctx context.Context, recent *mongo.Collection, d digest[T]) error {
+	set := bson.D{{Key: "seq", Value: d.Seq}, {Key: "items", Value: d.Items}}
+	if d.Sessions != nil {
+		set = append(set, bson.E{Key: "sessions", Value: d.Sessions})
+	}
 	_, err := recent.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "seq", Value: d.Seq}, {Key: "items", Value: d.Items}}}},
-		options.UpdateOne().SetUpsert(true))
+		bson.D{{Key: "$set", Value: set}}, options.UpdateOne().SetUpsert(true))
 	if err != nil {
 		return fmt.Errorf("save digest %s: %w", d.ID, storeError(err))
 	}
@@ -144,21 +151,26 @@ func saveDigest[T any](ctx context.Context, recent *mongo.Collection, d digest[T
 }
 
 // loadDigest reads the digest with the given id; found is false if there
-// is none.
+// is none, or it has no items' number yet (only session numbers).
 func loadDigest[T any](ctx context.Context, recent *mongo.Collection, id string) (d digest[T], found bool, err error) {
-	err = recent.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d)
+	d.ID = id
+	raw, err := recent.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		return digest[T]{ID: id}, false, nil
+		return d, false, nil
+	}
+	if err == nil {
+		err = bson.Unmarshal(raw, &d)
 	}
 	if err != nil {
 		return d, false, fmt.Errorf("load digest %s: %w", id, storeError(err))
 	}
-	return d, true, nil
+	_, noSeq := raw.LookupErr("seq")
+	return d, noSeq == nil, nil
 }
 
 // digestIDs are the _ids of the user's digests.
 func digestIDs(user bson.ObjectID) []string {
-	return []string{"records:" + user.Hex(), "events:" + user.Hex(), sessionDigestID(user)}
+	return []string{"records:" + user.Hex(), "events:" + user.Hex()}
 }
 
 // createDigests stores empty digests for a user who has nothing yet, so
@@ -166,11 +178,11 @@ func digestIDs(user bson.ObjectID) []string {
 // that exist already are kept; a failure is only logged, since a missing
 // digest is rebuilt when needed.
 func (s *Store) createDigests(ctx context.Context, users ...bson.ObjectID) {
-	docs := make([]any, 0, 3*len(users))
+	docs := make([]any, 0, 2*len(users))
 	for _, u := range users {
-		for _, id := range digestIDs(u) {
-			docs = append(docs, bson.D{{Key: "_id", Value: id}, {Key: "seq", Value: int64(0)}})
-		}
+		docs = append(docs,
+			digest[Record]{ID: "records:" + u.Hex()},
+			digest[Event]{ID: "events:" + u.Hex(), Sessions: &sessionNumbers{}})
 	}
 	_, err := s.recent.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
 	if err != nil && !mongo.IsDuplicateKeyError(err) {

@@ -47,29 +47,52 @@ func SessionIDOf(key string) string {
 // times are stored in UTC at millisecond precision. It fails if
 // sess.UserID is zero.
 func (s *Store) CreateSession(ctx context.Context, sess Session) (*Session, error) {
-	if sess.UserID.IsZero() {
-		return nil, errors.New("create session: no user id")
+	return s.StartSession(ctx, sess, nil)
+}
+
+// StartSession is [Store.CreateSession] and, if ev is not nil,
+// [Store.RecordEvent] of ev for the same user, as at a sign-in: the two
+// share one digest, so they cost one digest read and one digest write.
+// The session is stored first; if the event then fails, the session
+// stands and the failure is returned wrapped with the session.
+func (s *Store) StartSession(ctx context.Context, sess Session, ev *Event) (*Session, error) {
+	if sess.UserID.IsZero() || (ev != nil && ev.Kind == "") {
+		return nil, errors.New("start session: user id and event kind are required")
 	}
-	defer s.appends.lock(sessionDigestID(sess.UserID))()
-	d, err := s.sessionDigest(ctx, sess.UserID)
+	user := sess.UserID
+	defer s.appends.lock(s.eventFeed.digestID(user))()
+	d, err := s.sessionNumbers(ctx, user)
 	if err != nil {
-		return nil, fmt.Errorf("create session: %w", err)
+		return nil, fmt.Errorf("start session: %w", err)
 	}
 	sess.CreatedAt = normTime(sess.CreatedAt)
 	sess.ExpiresAt = normTime(sess.ExpiresAt)
 	sess.LastSeen = time.Time{}
-	seq, err := insertNext(ctx, s.sessions, d.Seq+1, s.sessionTaken(ctx, sess.UserID), func(seq int64) any {
-		sess.Seq, sess.ID, sess.Secret = seq, seqID(sess.UserID, seq).Hex(), rand.Text()
+	seq, err := insertNext(ctx, s.sessions, d.Sessions.Seq+1, s.sessionTaken(ctx, user), func(seq int64) any {
+		sess.Seq, sess.ID, sess.Secret = seq, seqID(user, seq).Hex(), rand.Text()
 		return sess
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create session: %w", err)
+		return nil, fmt.Errorf("start session: %w", err)
 	}
-	d.Seq = max(d.Seq, seq)
-	if d.Low == 0 {
-		d.Low = seq
+	n := sessionNumbers{Seq: max(d.Sessions.Seq, seq), Low: d.Sessions.Low}
+	if n.Low == 0 {
+		n.Low = seq
 	}
-	s.saveSessionDigest(ctx, d)
+	d.Sessions = &n
+	if ev == nil {
+		s.saveSessionNumbers(ctx, d.ID, n)
+		return &sess, nil
+	}
+	ev.UserID = user
+	stored, d, err := s.eventFeed.appendTo(ctx, user, d, ev.numbered)
+	s.eventFeed.save(ctx, d) // the session numbers, and the event if it was stored
+	if err == nil {
+		err = s.trimEvents(ctx, stored)
+	}
+	if err != nil {
+		return &sess, fmt.Errorf("start session: record event: %w", err)
+	}
 	return &sess, nil
 }
 

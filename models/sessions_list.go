@@ -33,53 +33,53 @@ const (
 	maxSessionProbes = 1000
 )
 
-// sessionDigest is the numbers of a user's sessions: Seq the newest
-// taken, Low the oldest that may still be live.
-type sessionDigest struct {
-	ID  string `bson:"_id"`
-	Seq int64  `bson:"seq"`
-	Low int64  `bson:"low"`
+// sessionNumbers are the numbers of a user's sessions: Seq the newest
+// taken, Low the oldest that may still be live. They are kept in the
+// user's events digest, which a sign-in writes anyway.
+type sessionNumbers struct {
+	Seq int64 `bson:"seq"`
+	Low int64 `bson:"low"`
 }
 
-func sessionDigestID(user bson.ObjectID) string { return "sessions:" + user.Hex() }
-
-// sessionDigest reads the user's session numbers, rebuilt from a scan of
-// their sessions if there is no digest yet.
-func (s *Store) sessionDigest(ctx context.Context, user bson.ObjectID) (sessionDigest, error) {
-	d := sessionDigest{ID: sessionDigestID(user)}
-	err := s.recent.FindOne(ctx, bson.D{{Key: "_id", Value: d.ID}}).Decode(&d)
-	if err == nil || !errors.Is(err, mongo.ErrNoDocuments) {
-		return d, storeError(err)
+// sessionNumbers reads the user's events digest and their session numbers
+// in it, rebuilt from a scan of the user's sessions if it has none yet.
+// Call it with the events digest's lock held.
+func (s *Store) sessionNumbers(ctx context.Context, user bson.ObjectID) (digest[Event], error) {
+	d, err := s.eventFeed.load(ctx, user)
+	if err != nil || d.Sessions != nil {
+		return d, err
 	}
 	cur, err := s.sessions.Find(ctx, bson.D{{Key: "user_id", Value: user}},
 		options.Find().SetProjection(bson.D{{Key: "seq", Value: 1}}))
 	if err != nil {
-		return d, fmt.Errorf("rebuild session digest: %w", storeError(err))
+		return d, fmt.Errorf("rebuild session numbers: %w", storeError(err))
 	}
 	var all []struct {
 		Seq int64 `bson:"seq"`
 	}
 	if err := cur.All(ctx, &all); err != nil {
-		return d, fmt.Errorf("rebuild session digest: %w", storeError(err))
+		return d, fmt.Errorf("rebuild session numbers: %w", storeError(err))
 	}
+	n := sessionNumbers{}
 	for _, x := range all {
-		d.Seq = max(d.Seq, x.Seq)
-		if x.Seq > 0 && (d.Low == 0 || x.Seq < d.Low) {
-			d.Low = x.Seq
+		n.Seq = max(n.Seq, x.Seq)
+		if x.Seq > 0 && (n.Low == 0 || x.Seq < n.Low) {
+			n.Low = x.Seq
 		}
 	}
-	s.saveSessionDigest(ctx, d)
+	d.Sessions = &n
+	s.saveSessionNumbers(ctx, d.ID, n)
 	return d, nil
 }
 
-// saveSessionDigest writes d; a failure is only logged, since a listing
-// repairs it.
-func (s *Store) saveSessionDigest(ctx context.Context, d sessionDigest) {
-	_, err := s.recent.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "seq", Value: d.Seq}, {Key: "low", Value: d.Low}}}},
+// saveSessionNumbers writes n into digest id; a failure is only logged,
+// since a listing repairs it.
+func (s *Store) saveSessionNumbers(ctx context.Context, id string, n sessionNumbers) {
+	_, err := s.recent.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "sessions", Value: n}}}},
 		options.UpdateOne().SetUpsert(true))
 	if err != nil {
-		s.log.WarnContext(ctx, "session digest not saved; the next listing repairs it", slog.Any("error", storeError(err)))
+		s.log.WarnContext(ctx, "session numbers not saved; the next listing repairs them", slog.Any("error", storeError(err)))
 	}
 }
 
@@ -111,39 +111,40 @@ func (s *Store) sessionTaken(ctx context.Context, user bson.ObjectID) func(int64
 // by _id lookups over the digest's range, and saves the digest's range
 // narrowed to what it found.
 func (s *Store) userSessions(ctx context.Context, user bson.ObjectID) ([]Session, error) {
-	defer s.appends.lock(sessionDigestID(user))()
-	d, err := s.sessionDigest(ctx, user)
+	defer s.appends.lock(s.eventFeed.digestID(user))()
+	d, err := s.sessionNumbers(ctx, user)
 	if err != nil {
 		return nil, err
 	}
-	was := d
-	low := max(d.Low, 1)
-	if d.Seq-low > maxSessionProbes {
+	n := *d.Sessions
+	was := n
+	low := max(n.Low, 1)
+	if n.Seq-low > maxSessionProbes {
 		return s.scanUserSessions(ctx, user)
 	}
 	var out []Session
 	misses := 0
-	for seq := low; seq <= d.Seq || misses < sessionProbeBeyond; seq++ {
+	for seq := low; seq <= n.Seq || misses < sessionProbeBeyond; seq++ {
 		sess, err := s.userSession(ctx, user, seq)
 		if err != nil {
 			return nil, err
 		}
 		if sess == nil {
-			if seq > d.Seq {
+			if seq > n.Seq {
 				misses++
 			}
 			continue
 		}
 		misses = 0
 		out = append(out, *sess)
-		d.Seq = max(d.Seq, seq)
+		n.Seq = max(n.Seq, seq)
 	}
-	newLow := d.Seq + 1
+	n.Low = n.Seq + 1
 	if len(out) > 0 {
-		newLow = out[0].Seq
+		n.Low = out[0].Seq
 	}
-	if d.Low = newLow; d != was {
-		s.saveSessionDigest(ctx, d)
+	if n != was {
+		s.saveSessionNumbers(ctx, d.ID, n)
 	}
 	return out, nil
 }

@@ -145,7 +145,8 @@ func TestSessionsByUser_HolesAndStaleDigest(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_, err := db.Collection("recent").ReplaceOne(ctx, bson.D{{Key: "_id", Value: "sessions:" + user.Hex()}}, bson.M{"seq": 1, "low": 1})
+	_, err := db.Collection("recent").UpdateOne(ctx, bson.D{{Key: "_id", Value: "events:" + user.Hex()}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "sessions", Value: bson.M{"seq": 1, "low": 1}}}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -229,7 +229,7 @@ func TestClassify(t *testing.T) {
 		{"RecordsByOwner", read}, {"UserByID", read}, {"events_by_user", read},
 		{"count_live_sessions", read}, {"ping", read}, {"find_user", read},
 		{"record_sign_in", write}, {"RecordEvent", write}, {"insert_record", write},
-		{"create_session", write}, {"delete_user_sessions", write}, {"touch_session", write},
+		{"create_session", write}, {"start_session", write}, {"delete_user_sessions", write}, {"touch_session", write},
 		{"replace_provider_token", write}, {"clear_provider_token", write},
 		{"claim_token_refresh", write}, {"release_token_refresh", write}, {"UpsertTwitterUser", write},
 		{"watch_changes", other}, {"reencrypt_tokens", other}, {"", other},

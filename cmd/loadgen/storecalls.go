@@ -142,7 +142,7 @@ var opWords = map[string]callKind{
 	"insert": write, "create": write, "delete": write, "record": write,
 	"touch": write, "replace": write, "clear": write, "claim": write,
 	"release": write, "upsert": write, "import": write, "trim": write,
-	"set": write, "update": write,
+	"set": write, "update": write, "start": write,
 }
 
 // classify says whether the store operation op (the metric's snake_case
