@@ -64,8 +64,8 @@ func changeID(sec, n int64) string {
 	return strconv.FormatInt(sec, 10) + ":" + strconv.FormatInt(n, 10)
 }
 
-func (s *Store) changes() *mongo.Collection {
-	return s.users.Database().Collection(changesCollection)
+func (s *Store) changes() collection {
+	return s.collection(changesCollection)
 }
 
 // PublishChange adds ch to the change feed at now. Exactly one of

@@ -20,9 +20,9 @@ type requiredIndex struct {
 
 func (s *Store) requiredIndexes() []requiredIndex {
 	return []requiredIndex{
-		{s.users, bson.D{{Key: "twitter_id", Value: 1}}, true},
-		{s.sessions, bson.D{{Key: "user_id", Value: 1}}, false},
-		{s.records, bson.D{{Key: "owner_id", Value: 1}, {Key: "created_at", Value: -1}}, false},
+		{s.users.Collection, bson.D{{Key: "twitter_id", Value: 1}}, true},
+		{s.sessions.Collection, bson.D{{Key: "user_id", Value: 1}}, false},
+		{s.records.Collection, bson.D{{Key: "owner_id", Value: 1}, {Key: "created_at", Value: -1}}, false},
 	}
 }
 

@@ -73,8 +73,8 @@ func newEventFeed(s *Store) *feed[Event] {
 	}
 }
 
-func (s *Store) events() *mongo.Collection {
-	return s.users.Database().Collection(eventsCollection)
+func (s *Store) events() collection {
+	return s.collection(eventsCollection)
 }
 
 // RecordEvent stores ev for ev.UserID with a new ID (ev.At is stored in

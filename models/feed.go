@@ -19,8 +19,8 @@ import (
 type feed[T any] struct {
 	kind      string // the digest _id's prefix
 	locks     *userLocks
-	items     *mongo.Collection
-	recent    *mongo.Collection
+	items     collection
+	recent    collection
 	keep      int    // how many of the newest items a digest holds
 	ownerKey  string // the item field that names its user
 	timeKey   string // the item field that orders items, newest first

@@ -92,7 +92,7 @@ func lastSeq(from int64, taken func(seq int64) (bool, error)) (int64, error) {
 
 // insertNext inserts the document that newDoc makes for number seq, the
 // first free one from want on, and returns that number.
-func insertNext(ctx context.Context, coll *mongo.Collection, want int64, taken func(int64) (bool, error), newDoc func(seq int64) any) (int64, error) {
+func insertNext(ctx context.Context, coll collection, want int64, taken func(int64) (bool, error), newDoc func(seq int64) any) (int64, error) {
 	seq := want
 	for range maxSeqAttempts {
 		_, err := coll.InsertOne(ctx, newDoc(seq))
@@ -137,7 +137,7 @@ func createCollection(ctx context.Context, db *mongo.Database, name string) erro
 // saveDigest writes d's numbers and items (and its session numbers, if
 // set), replacing what is there. Losing a race here is harmless: readers
 // catch up from the items.
-func saveDigest[T any](ctx context.Context, recent *mongo.Collection, d digest[T]) error {
+func saveDigest[T any](ctx context.Context, recent collection, d digest[T]) error {
 	set := bson.D{{Key: "seq", Value: d.Seq}, {Key: "items", Value: d.Items}}
 	if d.Sessions != nil {
 		set = append(set, bson.E{Key: "sessions", Value: d.Sessions})
@@ -152,7 +152,7 @@ func saveDigest[T any](ctx context.Context, recent *mongo.Collection, d digest[T
 
 // loadDigest reads the digest with the given id; found is false if there
 // is none, or it has no items' number yet (only session numbers).
-func loadDigest[T any](ctx context.Context, recent *mongo.Collection, id string) (d digest[T], found bool, err error) {
+func loadDigest[T any](ctx context.Context, recent collection, id string) (d digest[T], found bool, err error) {
 	d.ID = id
 	raw, err := recent.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
 	if errors.Is(err, mongo.ErrNoDocuments) {

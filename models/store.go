@@ -77,6 +77,12 @@ type Options struct {
 	// Monitor, if set, sees every command the driver sends (for counting
 	// store reads and writes; see [CommandKind]).
 	Monitor *event.CommandMonitor
+
+	// MaxConcurrentWrites, if positive, bounds the writes in flight: the
+	// rest wait their turn, in this process. Give the embedded store
+	// embedded.MaxConcurrentWrites (SQLite has one writer; see
+	// writegate.go); zero, for MongoDB, leaves writes unbounded.
+	MaxConcurrentWrites int
 }
 
 // Store keeps users, sessions and records in one MongoDB database. It is
@@ -84,10 +90,12 @@ type Options struct {
 // [Store.Close].
 type Store struct {
 	client   *mongo.Client
-	users    *mongo.Collection
-	sessions *mongo.Collection
-	records  *mongo.Collection
-	recent   *mongo.Collection // per-user digests (seq.go)
+	db       *mongo.Database
+	writes   writeGate // nil: writes are not limited
+	users    collection
+	sessions collection
+	records  collection
+	recent   collection // per-user digests (seq.go)
 	log      *slog.Logger
 	roles    []string // roles of new users
 	tokens   *tokenCipher
@@ -139,15 +147,19 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	db := client.Database(opts.Database)
 	s := &Store{
-		tokens:   tokens,
-		client:   client,
-		users:    db.Collection(usersCollection),
-		sessions: db.Collection(sessionsCollection),
-		records:  db.Collection(recordsCollection),
-		recent:   db.Collection(recentCollection),
-		log:      logger,
-		roles:    append([]string{}, opts.DefaultRoles...),
+		tokens: tokens,
+		client: client,
+		db:     db,
+		log:    logger,
+		roles:  append([]string{}, opts.DefaultRoles...),
 	}
+	if opts.MaxConcurrentWrites > 0 {
+		s.writes = make(writeGate, opts.MaxConcurrentWrites)
+	}
+	s.users = s.collection(usersCollection)
+	s.sessions = s.collection(sessionsCollection)
+	s.records = s.collection(recordsCollection)
+	s.recent = s.collection(recentCollection)
 	s.recordFeed = newRecordFeed(s)
 	s.eventFeed = newEventFeed(s)
 	if err := s.Ping(ctx); err != nil {
@@ -206,12 +218,12 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		coll  *mongo.Collection
 		model mongo.IndexModel
 	}{
-		{s.users, mongo.IndexModel{
+		{s.users.Collection, mongo.IndexModel{
 			Keys:    bson.D{{Key: "twitter_id", Value: 1}},
 			Options: options.Index().SetUnique(true),
 		}},
-		{s.sessions, mongo.IndexModel{Keys: bson.D{{Key: "user_id", Value: 1}}}},
-		{s.records, mongo.IndexModel{Keys: bson.D{{Key: "owner_id", Value: 1}, {Key: "created_at", Value: -1}}}},
+		{s.sessions.Collection, mongo.IndexModel{Keys: bson.D{{Key: "user_id", Value: 1}}}},
+		{s.records.Collection, mongo.IndexModel{Keys: bson.D{{Key: "owner_id", Value: 1}, {Key: "created_at", Value: -1}}}},
 	}
 	for _, ix := range plain {
 		if _, err := ix.coll.Indexes().CreateOne(ctx, ix.model); err != nil {

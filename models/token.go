@@ -69,7 +69,7 @@ func claimID(id bson.ObjectID, generation int64) string {
 // let it lapse (past until at now) is taken over. Release it with
 // [Store.ReleaseTokenRefresh].
 func (s *Store) ClaimTokenRefresh(ctx context.Context, id bson.ObjectID, generation int64, until, now time.Time) (won bool, err error) {
-	claims := s.users.Database().Collection(tokenClaimsCollection)
+	claims := s.collection(tokenClaimsCollection)
 	c := tokenClaim{ID: claimID(id, generation), UserID: id, Until: normTime(until)}
 	for attempt := 0; attempt < 2; attempt++ {
 		_, err = claims.InsertOne(ctx, c)
@@ -94,7 +94,7 @@ func (s *Store) ClaimTokenRefresh(ctx context.Context, id bson.ObjectID, generat
 // ReleaseTokenRefresh removes the claim on generation of the user's
 // provider token. Releasing a released claim is not an error.
 func (s *Store) ReleaseTokenRefresh(ctx context.Context, id bson.ObjectID, generation int64) error {
-	claims := s.users.Database().Collection(tokenClaimsCollection)
+	claims := s.collection(tokenClaimsCollection)
 	if _, err := claims.DeleteOne(ctx, bson.D{{Key: "_id", Value: claimID(id, generation)}}); err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
 		return fmt.Errorf("release token refresh of user %s: %w", id.Hex(), storeError(err))
 	}

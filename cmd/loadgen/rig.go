@@ -99,7 +99,8 @@ func newRig(ctx context.Context, o options) (*rig, error) {
 	if r.db, err = embedded.Start(ctx, embedded.Options{Dir: r.dir, Logger: quiet}); err != nil {
 		return r, err
 	}
-	if r.store, err = models.Open(ctx, models.Options{URI: r.db.URI(), Database: database, Monitor: r.commands.Monitor()}); err != nil {
+	if r.store, err = models.Open(ctx, models.Options{URI: r.db.URI(), Database: database, Monitor: r.commands.Monitor(),
+		MaxConcurrentWrites: embedded.MaxConcurrentWrites}); err != nil {
 		return r, err
 	}
 	if r.raw, err = mongo.Connect(mongooptions.Client().ApplyURI(r.db.URI()).SetMonitor(r.commands.Monitor())); err != nil {

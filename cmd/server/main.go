@@ -193,21 +193,21 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger, comman
 			closers[i]()
 		}
 	}
-	uri := cfg.MongoURI
+	uri, maxWrites := cfg.MongoURI, 0
 	if uri == "" {
 		srv, err := startEmbedded(ctx, cfg, log)
 		if err != nil {
 			return nil, close, err
 		}
 		closers = append(closers, func() { _ = srv.Close() })
-		uri = srv.URI()
+		uri, maxWrites = srv.URI(), embedded.MaxConcurrentWrites
 	}
 	keys := make([]models.TokenKey, len(cfg.TokenEncryptionKeys))
 	for i, k := range cfg.TokenEncryptionKeys {
 		keys[i] = models.TokenKey{ID: k.ID, Key: k.Key}
 	}
 	opts := models.Options{URI: uri, Database: cfg.MongoDatabase, Logger: log,
-		DefaultRoles: cfg.Tokens.DefaultRoles, TokenKeys: keys}
+		DefaultRoles: cfg.Tokens.DefaultRoles, TokenKeys: keys, MaxConcurrentWrites: maxWrites}
 	if commands != nil {
 		opts.Monitor = commands.Monitor()
 	}

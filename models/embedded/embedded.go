@@ -27,6 +27,14 @@ import (
 // port on the loopback interface.
 const DefaultAddr = "127.0.0.1:0"
 
+// MaxConcurrentWrites is the number of writes to let through to this store
+// at once (models.Options.MaxConcurrentWrites): SQLite has one writer, and
+// writers that find it busy sleep in SQLite's busy handler instead of
+// queueing, so writes are best queued by the client. Measured with the
+// load generator at 1,000 users: POST /db went from about 170-230/s with a
+// p99 of 2-3 s to about 330/s with a p99 of 0.4 s.
+const MaxConcurrentWrites = 1
+
 // Options configure [Start].
 type Options struct {
 	// Dir is the folder that holds the SQLite files, one per database.

@@ -51,9 +51,10 @@ func Open(tb testing.TB, srv *embedded.Server) *models.Store {
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
 	s, err := models.Open(ctx, models.Options{
-		URI:      srv.URI(),
-		Database: DatabaseName(),
-		Timeout:  StoreTimeout,
+		URI:                 srv.URI(),
+		Database:            DatabaseName(),
+		Timeout:             StoreTimeout,
+		MaxConcurrentWrites: embedded.MaxConcurrentWrites,
 	})
 	if err != nil {
 		tb.Fatalf("open store: %v", err)
