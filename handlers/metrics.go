@@ -103,15 +103,20 @@ func (s *Server) observe(c *gin.Context) {
 	if route == "" {
 		route = "unmatched"
 	}
-	method := c.Request.Method
+	s.countRequest(route, c.Request.Method, c.Writer.Status(), time.Since(start))
+}
+
+// countRequest records one request; methods outside the standard ones are
+// "other", so clients cannot mint label values.
+func (s *Server) countRequest(route, method string, status int, d time.Duration) {
 	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
 		http.MethodDelete, http.MethodOptions:
 	default:
 		method = "other"
 	}
-	s.metrics.requests.WithLabelValues(route, method, strconv.Itoa(c.Writer.Status())).Inc()
-	s.metrics.duration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+	s.metrics.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	s.metrics.duration.WithLabelValues(route, method).Observe(d.Seconds())
 }
 
 // countLogin counts the outcome of a login callback from its response.

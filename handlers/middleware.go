@@ -100,7 +100,13 @@ func (s *Server) accessLog(c *gin.Context) {
 
 // securityHeaders sets the headers every response carries.
 func (s *Server) securityHeaders(c *gin.Context) {
-	h := c.Writer.Header()
+	s.setSecurityHeaders(c.Writer.Header())
+	c.Next()
+}
+
+// setSecurityHeaders sets them on h; the cross-origin deny handler, which
+// runs outside gin, uses it too.
+func (s *Server) setSecurityHeaders(h http.Header) {
 	h.Set("Content-Security-Policy", s.csp)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
@@ -109,7 +115,6 @@ func (s *Server) securityHeaders(c *gin.Context) {
 	if s.cfg.PublicURL.Scheme == "https" {
 		h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 	}
-	c.Next()
 }
 
 // jsonAPI marks a route as JSON-only, so its errors are JSON whatever the

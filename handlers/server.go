@@ -28,7 +28,6 @@ import (
 	"example.com/twitterlogin/handlers/bearer"
 	"example.com/twitterlogin/handlers/tokenkeys"
 	"example.com/twitterlogin/models"
-	"example.com/twitterlogin/static"
 	"example.com/twitterlogin/templates"
 )
 
@@ -208,13 +207,7 @@ func New(opts Options) (*Server, error) {
 // request protection for every state-changing request.
 func (s *Server) Handler() http.Handler {
 	cop := http.NewCrossOriginProtection()
-	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.log.Info("cross-origin request refused", "method", r.Method, "path", r.URL.Path)
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.WriteHeader(http.StatusForbidden)
-		io.WriteString(w, "Cross-origin request refused.\n")
-	}))
+	cop.SetDenyHandler(http.HandlerFunc(s.refuseCrossOrigin))
 	return cop.Handler(s.engine)
 }
 
@@ -234,7 +227,7 @@ func (s *Server) routes() *gin.Engine {
 	r.Use(s.observe, s.requestID, s.accessLog, s.recovery, s.securityHeaders)
 	s.healthRoutes(r)
 
-	r.StaticFS("/static", http.FS(static.FS))
+	s.staticRoutes(r)
 	r.NoRoute(func(c *gin.Context) { s.fail(c, failure(http.StatusNotFound, "Page not found.", nil)) })
 	r.NoMethod(func(c *gin.Context) { s.fail(c, failure(http.StatusMethodNotAllowed, "Method not allowed.", nil)) })
 
