@@ -161,3 +161,29 @@ func TestLargestSessionCookie(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestRefusedCookie_ClearedOnce: a refused session cookie is cleared by
+// exactly one Set-Cookie, on pages and on JSON routes alike.
+func TestRefusedCookie_ClearedOnce(t *testing.T) {
+	h := newHarness(t, harnessOptions{env: map[string]string{"SESSION_LIFETIME": "1h"}})
+	b := h.browser()
+	b.login(config.OAuth2, "1001")
+	expired := b.cookie(sessionCookie)
+	h.clock.Advance(time.Hour + jwtLeeway + time.Second)
+	for name, value := range map[string]string{"forged": "e30.e30.forged", "expired": expired} {
+		for _, target := range []string{"/", "/me", "/db", "/sessions"} {
+			b.setCookie(sessionCookie, value)
+			r := b.get(target)
+			n := 0
+			for _, line := range r.Header.Values("Set-Cookie") {
+				if strings.HasPrefix(line, sessionCookie+"=") {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Errorf("%s cookie, GET %s (%d): %d Set-Cookie for %s, want 1: %q",
+					name, target, r.StatusCode, n, sessionCookie, r.Header.Values("Set-Cookie"))
+			}
+		}
+	}
+}

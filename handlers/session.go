@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -172,7 +173,21 @@ func (s *Server) setSessionCookie(c *gin.Context, token string) {
 	setCookie(c, sessionCookie, token, 0)
 }
 
+// clearSessionCookie deletes the session cookie. Both loadSession and
+// fail may clear it in one response; any earlier Set-Cookie for it is
+// dropped so the response carries exactly one.
 func (s *Server) clearSessionCookie(c *gin.Context) {
+	h := c.Writer.Header()
+	var kept []string
+	for _, line := range h.Values("Set-Cookie") {
+		if !strings.HasPrefix(line, sessionCookie+"=") {
+			kept = append(kept, line)
+		}
+	}
+	h.Del("Set-Cookie")
+	for _, line := range kept {
+		h.Add("Set-Cookie", line)
+	}
 	setCookie(c, sessionCookie, "", -1)
 }
 
