@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"example.com/twitterlogin/models"
 )
 
 // sessionRow is one of the user's sessions as the sessions page shows it.
@@ -91,6 +93,7 @@ func (s *Server) handleEndSession(c *gin.Context) {
 	}
 	s.sessionRevoked(ctx, sid)
 	s.logger(c).Info("session ended", "user_id", sess.User.ID.Hex(), "current", sid == sess.ID)
+	s.recordEvent(c, sess.User.ID, models.Event{Kind: models.EventSessionEnded, Detail: "ended from the sessions page"})
 	if sid == sess.ID {
 		s.leave(c, "signed-out")
 		return

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -76,4 +77,30 @@ func TestSessionsPage(t *testing.T) {
 		t.Error("Twitter token kept after logging out everywhere")
 	}
 	wantPage(t, laptop.get("/?notice=signed-out-everywhere"), http.StatusOK, "signed out on every device")
+}
+
+// TestEndSession_RecordsActivity: ending another session from the sessions
+// page shows on /activity, as the README promises.
+func TestEndSession_RecordsActivity(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	laptop, phone := h.browser(), h.browser()
+	laptop.login("oauth2", "1001")
+	phone.login("oauth2", "1001")
+	var handle string
+	for _, row := range strings.Split(laptop.get("/sessions").body, "<li>")[1:] {
+		if m := sessionHandleField.FindStringSubmatch(row); m != nil && !strings.Contains(row, "(this browser)") {
+			handle = m[1]
+		}
+	}
+	if handle == "" {
+		t.Fatal("the sessions page lists no other session")
+	}
+	r := laptop.postForm("/sessions/end", url.Values{"session": {handle}, "csrf_token": {laptop.csrf()}})
+	wantStatus(t, r, http.StatusSeeOther)
+	wantStatus(t, phone.get("/me"), http.StatusUnauthorized)
+
+	if got := laptop.activityKinds(); !slices.Contains(got, "Session ended") {
+		t.Errorf("activity = %q, want a %q row", got, "Session ended")
+	}
+	wantPage(t, laptop.get("/activity"), http.StatusOK, "<td>ended from the sessions page</td>")
 }
