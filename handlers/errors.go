@@ -48,6 +48,9 @@ func (e *providerError) Unwrap() error { return e.err }
 // errUnauthenticated is the cause behind every 401.
 var errUnauthenticated = errors.New("not signed in")
 
+// errDraining is the cause of /readyz's 503 during a shutdown.
+var errDraining = errors.New("draining")
+
 // classify maps an error to the status and message the client sees. It is
 // the only place that decides this, so every handler ends with
 // s.fail(c, err).
@@ -95,7 +98,11 @@ func (s *Server) fail(c *gin.Context, err error) {
 		_ = c.Error(err) // for observers such as countLogin; never rendered
 	}
 	level := slog.LevelInfo
-	if status >= 500 {
+	switch {
+	case errors.Is(err, errDraining):
+		// Expected while shutting down, and repeated by every probe.
+		level = slog.LevelDebug
+	case status >= 500:
 		level = slog.LevelError
 	}
 	s.logger(c).Log(c.Request.Context(), level, "request failed", "status", status, "err", err.Error())

@@ -35,7 +35,7 @@ func (s *Server) handleReadyz(c *gin.Context) {
 	defer cancel()
 	c.Header("Cache-Control", "no-store")
 	if s.draining.Load() {
-		s.fail(c, failure(http.StatusServiceUnavailable, "Not ready: shutting down.", nil))
+		s.fail(c, failure(http.StatusServiceUnavailable, "Not ready: shutting down.", errDraining))
 		return
 	}
 	if err := s.store.Ping(ctx); err != nil {

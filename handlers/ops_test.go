@@ -62,6 +62,25 @@ func TestReadyz(t *testing.T) {
 	wantStatus(t, b.get("/healthz"), http.StatusOK)
 }
 
+// TestReadyz_DrainLogsNoError: while draining, /readyz answers 503 on
+// every probe, but a drain is expected, so nothing is logged as a warning
+// or an error.
+func TestReadyz_DrainLogsNoError(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	b := h.browser()
+	h.srv.Drain()
+	for range 3 {
+		if msg := wantJSONError(t, b.get("/readyz"), http.StatusServiceUnavailable); !strings.Contains(msg, "shutting down") {
+			t.Errorf("503 message %q", msg)
+		}
+	}
+	for _, line := range strings.Split(h.logs.String(), "\n") {
+		if strings.Contains(line, `"level":"ERROR"`) || strings.Contains(line, `"level":"WARN"`) {
+			t.Errorf("drain logged: %s", line)
+		}
+	}
+}
+
 // TestMetrics: the metrics are on their own handler (not the public
 // router), label requests by route pattern, and count logins by outcome,
 // store calls and active sessions.
