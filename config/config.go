@@ -312,6 +312,7 @@ func (c *Config) loadFlows(env func(key, def string) string) []string {
 	switch {
 	case c.Flow == "" && len(c.Flows) > 0:
 		c.Flow = c.Flows[0]
+	case c.Flow == "": // unset, and no flow has keys: the problems above say why
 	case c.Flow != OAuth1 && c.Flow != OAuth2:
 		bad("TWITTER_FLOW must be oauth1 or oauth2, but is %q", c.Flow)
 	case len(c.Flows) > 0 && !c.HasFlow(c.Flow):

@@ -188,3 +188,34 @@ func maps(m map[string]string, k, v string) map[string]string {
 	out[k] = v
 	return out
 }
+
+// TestCheck_NoSpuriousFlowLine: TWITTER_FLOW unset is never reported as
+// invalid, whether the rest is valid or a key pair is incomplete (the
+// check then names the pair, not TWITTER_FLOW).
+func TestCheck_NoSpuriousFlowLine(t *testing.T) {
+	e := newCheckEnv(t, devtwitter.Config{})
+	oauth2Only := maps(maps(e.env, "TWITTER_CONSUMER_KEY", ""), "TWITTER_CONSUMER_SECRET", "")
+	tests := []struct {
+		name     string
+		env      map[string]string
+		wantFail string // a FAIL config line, or "" for a passing check
+	}{
+		{"valid", e.env, ""},
+		{"valid, one flow", oauth2Only, ""},
+		{"half a key pair", maps(oauth2Only, "TWITTER_CLIENT_SECRET", ""), "TWITTER_CLIENT_ID and TWITTER_CLIENT_SECRET must be set together"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := runCheck(t, tt.env)
+			if tt.wantFail == "" && err != nil {
+				t.Fatalf("check failed: %v\n%s", err, out)
+			}
+			if tt.wantFail != "" {
+				wantLine(t, out, "FAIL config:", tt.wantFail)
+			}
+			if strings.Contains(out, "TWITTER_FLOW") {
+				t.Errorf("the check reports TWITTER_FLOW, which is not set:\n%s", out)
+			}
+		})
+	}
+}
