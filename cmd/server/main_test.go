@@ -12,10 +12,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"example.com/twitterlogin/config"
 	"example.com/twitterlogin/handlers/testdouble"
 )
 
@@ -128,22 +130,25 @@ func TestDevModeEndToEnd(t *testing.T) {
 // devServer is the program running in-process as `server -dev`.
 type devServer struct {
 	base, dir      string
+	metrics        string // the metrics listener's bound host:port
 	stdout, stderr *testdouble.Buffer
 	cancel         context.CancelFunc // what SIGINT/SIGTERM do in main
 	done           chan error
 }
 
 // startDev runs the program as `server -dev` on a free loopback port with
-// its data in a temporary folder, and waits until it serves.
+// its data in a temporary folder, and waits until it serves. Metrics listen
+// on port 0, so test runs never share the dev default 127.0.0.1:9090.
 func startDev(t *testing.T) *devServer {
 	t.Helper()
 	d := &devServer{dir: t.TempDir(), stdout: &testdouble.Buffer{}, stderr: &testdouble.Buffer{}, done: make(chan error, 1)}
 	addr := freeAddr(t)
 	d.base = "http://" + addr
 	env := map[string]string{
-		"ADDR":       addr,
-		"PUBLIC_URL": d.base,
-		"DATA_DIR":   filepath.Join(d.dir, "data"),
+		"ADDR":         addr,
+		"PUBLIC_URL":   d.base,
+		"DATA_DIR":     filepath.Join(d.dir, "data"),
+		"METRICS_ADDR": "127.0.0.1:0",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
@@ -162,7 +167,23 @@ func startDev(t *testing.T) *devServer {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+	d.metrics = metricsAddrFrom(t, d.stderr.String())
 	return d
+}
+
+// servingMetrics matches the log line that names the metrics listener's
+// bound address (text handler in dev mode).
+var servingMetrics = regexp.MustCompile(`msg="serving metrics" addr=(\S+)`)
+
+// metricsAddrFrom returns the bound metrics address logged by run: with
+// METRICS_ADDR on port 0 the log is the only place that says it.
+func metricsAddrFrom(t *testing.T, logs string) string {
+	t.Helper()
+	m := servingMetrics.FindStringSubmatch(logs)
+	if m == nil {
+		t.Fatalf("no metrics listener in the log:\n%s", logs)
+	}
+	return m[1]
 }
 
 // stop does what SIGTERM does and waits for run to return.
@@ -173,6 +194,33 @@ func (d *devServer) stop() error {
 		return err
 	case <-time.After(30 * time.Second):
 		return errors.New("run did not return within 30s of the signal")
+	}
+}
+
+// TestDevServers_SideBySide starts two dev servers at once, as two
+// checkouts testing together do: each must get its own metrics listener.
+func TestDevServers_SideBySide(t *testing.T) {
+	a, b := startDev(t), startDev(t)
+	client := &http.Client{Timeout: 10 * time.Second}
+	for _, d := range []*devServer{a, b} {
+		if d.metrics == config.DevMetricsAddr {
+			t.Errorf("metrics on the dev default %s", d.metrics)
+		}
+		for _, u := range []string{d.base + "/healthz", "http://" + d.metrics + "/metrics"} {
+			resp, err := client.Get(u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("GET %s = %d, want 200", u, resp.StatusCode)
+			}
+		}
+	}
+	for _, d := range []*devServer{a, b} {
+		if err := d.stop(); err != nil {
+			t.Errorf("run: %v\n%s", err, d.stderr.String())
+		}
 	}
 }
 

@@ -15,13 +15,13 @@ import (
 // TestOpsEndpoints runs the program with METRICS_ADDR set: /healthz and
 // /readyz answer on the public listener, /metrics only on its own.
 func TestOpsEndpoints(t *testing.T) {
-	addr, metricsAddr := freeAddr(t), freeAddr(t)
+	addr := freeAddr(t)
 	base := "http://" + addr
 	env := map[string]string{
 		"ADDR":         addr,
 		"PUBLIC_URL":   base,
 		"DATA_DIR":     filepath.Join(t.TempDir(), "data"),
-		"METRICS_ADDR": metricsAddr,
+		"METRICS_ADDR": "127.0.0.1:0",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -39,6 +39,8 @@ func TestOpsEndpoints(t *testing.T) {
 			t.Fatalf("server did not start:\n%s", stderr.String())
 		}
 	}
+
+	metricsAddr := metricsAddrFrom(t, stderr.String())
 
 	client := &http.Client{Timeout: 10 * time.Second}
 	get := func(u string) (int, string) {
