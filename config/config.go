@@ -190,16 +190,16 @@ func Load(getenv func(string) string, dev bool) (*Config, error) {
 
 	// Dev binds to loopback so a laptop never serves the dev provider or
 	// a generated secret to its network.
-	defAddr, defURL := ":8080", ""
+	defAddr := ":8080"
 	if dev {
-		defAddr, defURL = "localhost:8080", "http://localhost:8080"
+		defAddr = "localhost:8080"
 	}
 	c.Addr = env("ADDR", defAddr)
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		bad("ADDR must be host:port, but is %q", c.Addr)
 	}
 
-	if raw := env("PUBLIC_URL", defURL); raw == "" {
+	if raw := env("PUBLIC_URL", devPublicURL(dev, c.Addr)); raw == "" {
 		bad("PUBLIC_URL is required outside dev mode (for example https://login.example.com)")
 	} else if u, err := parseBaseURL(raw); err != nil {
 		bad("PUBLIC_URL %v", err)
@@ -332,6 +332,20 @@ func (c *Config) loadFlows(env func(key, def string) string) []string {
 		}
 	}
 	return problems
+}
+
+// devPublicURL is PUBLIC_URL's default: none outside dev mode; in dev
+// mode http://localhost on ADDR's port, so callbacks reach the port the app
+// listens on (localhost, since http is allowed only on loopback).
+func devPublicURL(dev bool, addr string) string {
+	if !dev {
+		return ""
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" {
+		port = "8080" // ADDR's own error says what is wrong
+	}
+	return "http://" + net.JoinHostPort("localhost", port)
 }
 
 // parseBaseURL accepts an absolute http(s) URL with no query or fragment.

@@ -165,3 +165,70 @@ func TestAppEnvDevelopmentIsDev(t *testing.T) {
 		t.Errorf("Dev = %v, DevProvider = %v; want both true", c.Dev, c.DevProvider)
 	}
 }
+
+// TestLoginRateLimitDefaults: dev mode allows automated browser suites many
+// logins a minute; production keeps the strict default; an explicit value wins.
+func TestLoginRateLimitDefaults(t *testing.T) {
+	prodEnv := map[string]string{
+		"PUBLIC_URL": "https://login.example.com", "SESSION_SECRET": secret, "TOKEN_ENCRYPTION_KEYS": "k1:" + encKey,
+		"TWITTER_CLIENT_ID": "id", "TWITTER_CLIENT_SECRET": "s",
+	}
+	tests := []struct {
+		name string
+		dev  bool
+		env  map[string]string
+		want string
+	}{
+		{"dev default", true, nil, config.DevRateLimitLogin},
+		{"production default", false, prodEnv, config.DefaultRateLimitLogin},
+		{"explicit value in dev", true, map[string]string{"RATE_LIMIT_LOGIN": "20/m,10"}, "20/m,10"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := load(t, tc.dev, tc.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.RateLimits.Login.String(); got != tc.want {
+				t.Errorf("Login limit = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestDevPublicURLFollowsAddr: in dev mode an unset PUBLIC_URL follows
+// ADDR's port, so callbacks point at the port the app listens on.
+func TestDevPublicURLFollowsAddr(t *testing.T) {
+	prodEnv := map[string]string{
+		"ADDR": ":9999", "PUBLIC_URL": "https://login.example.com", "SESSION_SECRET": secret,
+		"TOKEN_ENCRYPTION_KEYS": "k1:" + encKey, "TWITTER_CLIENT_ID": "id", "TWITTER_CLIENT_SECRET": "s",
+	}
+	tests := []struct {
+		name string
+		dev  bool
+		env  map[string]string
+		want string
+	}{
+		{"dev default", true, nil, "http://localhost:8080"},
+		{"dev ADDR port only", true, map[string]string{"ADDR": ":9999"}, "http://localhost:9999"},
+		{"dev ADDR loopback IP", true, map[string]string{"ADDR": "127.0.0.1:9998"}, "http://localhost:9998"},
+		{"dev ADDR localhost", true, map[string]string{"ADDR": "localhost:9997"}, "http://localhost:9997"},
+		{"dev PUBLIC_URL set wins", true, map[string]string{"ADDR": ":9999", "PUBLIC_URL": "http://127.0.0.1:7000"}, "http://127.0.0.1:7000"},
+		{"production unchanged", false, prodEnv, "https://login.example.com"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := load(t, tc.dev, tc.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.PublicURL.String(); got != tc.want {
+				t.Errorf("PublicURL = %s, want %s", got, tc.want)
+			}
+		})
+	}
+	// Production still requires PUBLIC_URL, whatever ADDR is.
+	if _, err := load(t, false, map[string]string{"ADDR": ":9999"}); err == nil || !strings.Contains(err.Error(), "PUBLIC_URL is required") {
+		t.Errorf("production without PUBLIC_URL: %v", err)
+	}
+}

@@ -43,6 +43,9 @@ type RateLimits struct {
 const (
 	DefaultRateLimitLogin  = "20/m,10"
 	DefaultRateLimitWrites = "60/m,30"
+	// DevRateLimitLogin is dev mode's login limit: an automated browser
+	// suite against -dev signs in far more often than a person does.
+	DevRateLimitLogin = "600/m,100"
 	// DevMetricsAddr is where dev mode serves /metrics when METRICS_ADDR is
 	// not set.
 	DevMetricsAddr = "127.0.0.1:9090"
@@ -79,8 +82,12 @@ func (c *Config) loadOps(env func(key, def string) string) []string {
 		}
 	}
 
+	defLogin := DefaultRateLimitLogin
+	if c.Dev {
+		defLogin = DevRateLimitLogin
+	}
 	var err error
-	if c.RateLimits.Login, err = ParseRateLimit(env("RATE_LIMIT_LOGIN", DefaultRateLimitLogin)); err != nil {
+	if c.RateLimits.Login, err = ParseRateLimit(env("RATE_LIMIT_LOGIN", defLogin)); err != nil {
 		bad("RATE_LIMIT_LOGIN %v", err)
 	}
 	if c.RateLimits.Writes, err = ParseRateLimit(env("RATE_LIMIT_WRITES", DefaultRateLimitWrites)); err != nil {

@@ -48,8 +48,8 @@ func TestOpsDefaults(t *testing.T) {
 	if dev.MetricsAddr != config.DevMetricsAddr {
 		t.Errorf("dev MetricsAddr = %q, want %q", dev.MetricsAddr, config.DevMetricsAddr)
 	}
-	if got := dev.RateLimits.Login.String(); got != config.DefaultRateLimitLogin {
-		t.Errorf("Login limit = %s, want %s", got, config.DefaultRateLimitLogin)
+	if got := dev.RateLimits.Login.String(); got != config.DevRateLimitLogin {
+		t.Errorf("Login limit = %s, want %s", got, config.DevRateLimitLogin)
 	}
 	if got := dev.RateLimits.Writes.String(); got != config.DefaultRateLimitWrites {
 		t.Errorf("Writes limit = %s, want %s", got, config.DefaultRateLimitWrites)
