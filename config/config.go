@@ -334,46 +334,6 @@ func (c *Config) loadFlows(env func(key, def string) string) []string {
 	return problems
 }
 
-// devPublicURL is PUBLIC_URL's default: none outside dev mode; in dev
-// mode http://localhost on ADDR's port, so callbacks reach the port the app
-// listens on (localhost, since http is allowed only on loopback).
-func devPublicURL(dev bool, addr string) string {
-	if !dev {
-		return ""
-	}
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil || port == "" {
-		port = "8080" // ADDR's own error says what is wrong
-	}
-	return "http://" + net.JoinHostPort("localhost", port)
-}
-
-// parseBaseURL accepts an absolute http(s) URL with no query or fragment.
-func parseBaseURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, fmt.Errorf("must be an absolute URL: %w", err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("must be an absolute http(s) URL, but is %q", raw)
-	}
-	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return nil, fmt.Errorf("must have no user info, query or fragment, but is %q", raw)
-	}
-	u.Path = strings.TrimRight(u.Path, "/")
-	return u, nil
-}
-
-// IsLoopback reports whether host names this machine: "localhost" or a
-// loopback address.
-func IsLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // parseNamedKeys reads "id:base64,id:base64" (standard base64 of 32
 // bytes each), reporting problems by position, never by value.
 func parseNamedKeys(raw string, sessionSecret []byte, bad func(string, ...any)) []NamedKey {
