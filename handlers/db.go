@@ -1,8 +1,6 @@
 package handlers
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -116,20 +114,11 @@ func (s *Server) handleDBPost(c *gin.Context) {
 // decodeRecordJSON reads exactly {"text": "..."}: unknown keys (a "$where",
 // say) and values that are not strings (an operator object) are refused.
 func decodeRecordJSON(body io.Reader) (string, error) {
-	raw, err := io.ReadAll(body)
-	if err != nil {
-		return "", bodyError(err)
-	}
 	var in struct {
 		Text *string `json:"text"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		return "", failure(http.StatusBadRequest, `Send a JSON object like {"text": "..."} with no other fields.`, err)
-	}
-	if dec.More() {
-		return "", failure(http.StatusBadRequest, "Send exactly one JSON object.", nil)
+	if err := decodeJSONBody(body, &in, `Send a JSON object like {"text": "..."} with no other fields.`); err != nil {
+		return "", err
 	}
 	if in.Text == nil {
 		return "", failure(http.StatusBadRequest, `The field "text" is required.`, nil)

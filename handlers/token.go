@@ -1,8 +1,6 @@
 package handlers
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -131,17 +129,8 @@ func (s *Server) handleToken(c *gin.Context) {
 // and checks that every route is a clean path; duplicates are dropped.
 func decodeTokenRequest(body io.Reader) (tokenRequest, error) {
 	var req tokenRequest
-	raw, err := io.ReadAll(body)
-	if err != nil {
-		return req, bodyError(err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return req, failure(http.StatusBadRequest, `Send a JSON object like {"access": ["/image"], "audience": "image-service"} with no other fields.`, err)
-	}
-	if dec.More() {
-		return req, failure(http.StatusBadRequest, "Send exactly one JSON object.", nil)
+	if err := decodeJSONBody(body, &req, `Send a JSON object like {"access": ["/image"], "audience": "image-service"} with no other fields.`); err != nil {
+		return req, err
 	}
 	switch {
 	case len(req.Access) == 0:
