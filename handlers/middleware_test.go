@@ -256,3 +256,24 @@ func kidOf(t *testing.T, token string) string {
 	json.Unmarshal(raw, &hdr)
 	return hdr.Kid
 }
+
+// TestTrailingSlashNotRedirected: a path with an extra slash is an
+// ordinary 404 through the middleware, not gin's bare redirect that
+// honours a client-sent X-Forwarded-Prefix.
+func TestTrailingSlashNotRedirected(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	b := h.browser()
+	for _, target := range []string{"/db/", "/sessions/", "/auth/oauth2/login/"} {
+		r := b.get(target, "X-Forwarded-Prefix", "//evil.example")
+		wantStatus(t, r, http.StatusNotFound)
+		if loc := r.Header.Get("Location"); loc != "" {
+			t.Errorf("%s: Location %q, want none", target, loc)
+		}
+		if got := r.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("%s: X-Content-Type-Options %q, want nosniff", target, got)
+		}
+		if r.Header.Get("Content-Security-Policy") == "" {
+			t.Errorf("%s: no Content-Security-Policy", target)
+		}
+	}
+}

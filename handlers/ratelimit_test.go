@@ -165,3 +165,22 @@ func TestClientKey(t *testing.T) {
 		}
 	}
 }
+
+// TestRateLimit_CallbackHeaders: a rate-limited callback still carries
+// the callback's no-referrer and no-store headers, since its URL holds
+// the code or verifier.
+func TestRateLimit_CallbackHeaders(t *testing.T) {
+	h := newHarness(t, harnessOptions{env: map[string]string{"RATE_LIMIT_LOGIN": "6/m,1"}})
+	a := h.browser()
+	wantStatus(t, a.get("/auth/oauth2/callback?state=x&code=y"), http.StatusBadRequest)
+	for _, target := range []string{"/auth/oauth2/callback?state=x&code=y", "/auth/oauth1/callback?oauth_token=x&oauth_verifier=y"} {
+		r := a.get(target)
+		wantTooMany(t, r)
+		if got := r.Header.Get("Referrer-Policy"); got != "no-referrer" {
+			t.Errorf("%s: Referrer-Policy %q, want no-referrer", target, got)
+		}
+		if got := r.Header.Get("Cache-Control"); !strings.Contains(got, "no-store") {
+			t.Errorf("%s: Cache-Control %q, want no-store", target, got)
+		}
+	}
+}

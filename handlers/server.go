@@ -216,6 +216,10 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) routes() *gin.Engine {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
+	// gin's path-fixing redirects run before any middleware (no security
+	// headers, no metrics) and trust X-Forwarded-Prefix; a 404 is enough.
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
 	// Client IPs come from the connection unless it is a configured proxy
 	// (TRUSTED_PROXIES), whose X-Forwarded-For is then believed.
 	r.RemoteIPHeaders = []string{"X-Forwarded-For"}
@@ -239,11 +243,11 @@ func (s *Server) routes() *gin.Engine {
 	auth := r.Group("/auth")
 	if s.cfg.HasFlow(config.OAuth2) {
 		auth.GET("/oauth2/login", s.limitLogin, s.handleOAuth2Login)
-		auth.GET("/oauth2/callback", s.countLogin(config.OAuth2), s.limitLogin, s.noReferrer, s.noteFailedCallback, s.handleOAuth2Callback)
+		auth.GET("/oauth2/callback", s.noReferrer, s.countLogin(config.OAuth2), s.limitLogin, s.noteFailedCallback, s.handleOAuth2Callback)
 	}
 	if s.cfg.HasFlow(config.OAuth1) {
 		auth.GET("/oauth1/login", s.limitLogin, s.handleOAuth1Login)
-		auth.GET("/oauth1/callback", s.countLogin(config.OAuth1), s.limitLogin, s.noReferrer, s.noteFailedCallback, s.handleOAuth1Callback)
+		auth.GET("/oauth1/callback", s.noReferrer, s.countLogin(config.OAuth1), s.limitLogin, s.noteFailedCallback, s.handleOAuth1Callback)
 	}
 
 	r.GET("/sessions", s.loadSession, s.requirePageUser, s.handleSessions)
