@@ -5,7 +5,6 @@
 package config
 
 import (
-	"encoding/base64"
 	"fmt"
 	"net"
 	"net/url"
@@ -233,19 +232,8 @@ func Load(getenv func(string) string, dev bool) (*Config, error) {
 		bad("TWITTER_TIMEOUT must be a duration between 1ms and 1m, but is %q", env("TWITTER_TIMEOUT", ""))
 	}
 
-	for i, old := range strings.Split(env("SESSION_SECRETS_OLD", ""), ",") {
-		old = strings.TrimSpace(old)
-		switch {
-		case old == "":
-		case len(old) < MinSecretLen:
-			bad("SESSION_SECRETS_OLD entry %d must be at least %d bytes, but is %d bytes", i+1, MinSecretLen, len(old))
-		case old == string(c.SessionSecret):
-			bad("SESSION_SECRETS_OLD entry %d is the same as SESSION_SECRET", i+1)
-		default:
-			c.OldSessionSecrets = append(c.OldSessionSecrets, []byte(old))
-		}
-	}
-	c.TokenEncryptionKeys = parseNamedKeys(env("TOKEN_ENCRYPTION_KEYS", ""), c.SessionSecret, bad)
+	c.OldSessionSecrets = parseOldSecrets(env("SESSION_SECRETS_OLD", ""), c.SessionSecret, dev, bad)
+	c.TokenEncryptionKeys = parseNamedKeys(env("TOKEN_ENCRYPTION_KEYS", ""), c.SessionSecret, dev, bad)
 	if len(c.TokenEncryptionKeys) == 0 && !dev {
 		bad("TOKEN_ENCRYPTION_KEYS is required outside dev mode (id:base64 of 32 random bytes, e.g. k1:$(openssl rand -base64 32))")
 	}
@@ -332,53 +320,4 @@ func (c *Config) loadFlows(env func(key, def string) string) []string {
 		}
 	}
 	return problems
-}
-
-// parseNamedKeys reads "id:base64,id:base64" (standard base64 of 32
-// bytes each), reporting problems by position, never by value.
-func parseNamedKeys(raw string, sessionSecret []byte, bad func(string, ...any)) []NamedKey {
-	var keys []NamedKey
-	seen := map[string]bool{}
-	for i, item := range strings.Split(raw, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		id, b64, _ := strings.Cut(item, ":")
-		key, err := base64.StdEncoding.DecodeString(b64)
-		switch {
-		case !keyID.MatchString(id):
-			bad("TOKEN_ENCRYPTION_KEYS entry %d needs an id of 1 to 32 letters, digits, - or _ before the colon", i+1)
-		case err != nil || len(key) != 32:
-			bad("TOKEN_ENCRYPTION_KEYS entry %d (%s) must be the standard base64 of exactly 32 bytes", i+1, id)
-		case seen[id] || seen["key:"+string(key)]:
-			bad("TOKEN_ENCRYPTION_KEYS entry %d (%s) repeats an id or a key", i+1, id)
-		case string(key) == string(sessionSecret):
-			bad("TOKEN_ENCRYPTION_KEYS entry %d (%s) is the session secret; use a key of its own", i+1, id)
-		default:
-			seen[id], seen["key:"+string(key)] = true, true
-			keys = append(keys, NamedKey{ID: id, Key: key})
-		}
-	}
-	return keys
-}
-
-// placeholderWords mark the example and placeholder secrets of this
-// repository's README, compose file and CI script.
-var placeholderWords = []string{"placeholder", "changeme", "change-me", "example", "secret-here", "not-a-real"}
-
-// looksRandom refuses secrets copied from examples and low-entropy ones
-// (fewer than 12 different bytes): a cheap guard, not a proof of entropy.
-func looksRandom(secret []byte) bool {
-	lower := strings.ToLower(string(secret))
-	for _, w := range placeholderWords {
-		if strings.Contains(lower, w) {
-			return false
-		}
-	}
-	distinct := map[byte]bool{}
-	for _, b := range secret {
-		distinct[b] = true
-	}
-	return len(distinct) >= 12
 }

@@ -10,10 +10,11 @@ import (
 
 const secret = "0123456789abcdef0123456789abcdef" // 32 bytes
 
-// encKey and encKey2 are base64 of 32 bytes each.
+// encKey and encKey2 are base64 of 32 random bytes each (production
+// refuses keys that do not look random).
 const (
-	encKey  = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
-	encKey2 = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI="
+	encKey  = "V6T7TrylwSjrBaeWzlOVKnG5zF6UwU+7KbmVkHrukvo="
+	encKey2 = "CHmkMYfAWSLoYyFkWJXjLbiSVGG6miQgkBQFGYd5w10="
 )
 
 func load(t *testing.T, dev bool, env map[string]string) (*config.Config, error) {
@@ -230,5 +231,53 @@ func TestDevPublicURLFollowsAddr(t *testing.T) {
 	// Production still requires PUBLIC_URL, whatever ADDR is.
 	if _, err := load(t, false, map[string]string{"ADDR": ":9999"}); err == nil || !strings.Contains(err.Error(), "PUBLIC_URL is required") {
 		t.Errorf("production without PUBLIC_URL: %v", err)
+	}
+}
+
+// TestWeakKeys: outside dev mode, old session secrets and token encryption
+// keys must look random like SESSION_SECRET; errors name the position only.
+func TestWeakKeys(t *testing.T) {
+	zeroKey := "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+	lowOld := strings.Repeat("ab", 20)
+	tests := []struct {
+		name string
+		dev  bool
+		over map[string]string
+		want string // "" means accepted
+	}{
+		{"zero token key", false, map[string]string{"TOKEN_ENCRYPTION_KEYS": "k1:" + encKey + ",k0:" + zeroKey}, "TOKEN_ENCRYPTION_KEYS entry 2 (k0) does not look random"},
+		{"low-entropy old secret", false, map[string]string{"SESSION_SECRETS_OLD": secret + "x," + lowOld}, "SESSION_SECRETS_OLD entry 2 does not look random"},
+		{"placeholder old secret", false, map[string]string{"SESSION_SECRETS_OLD": "ci-placeholder-not-a-real-secret-0123"}, "SESSION_SECRETS_OLD entry 1 does not look random"},
+		{"good keys", false, map[string]string{"TOKEN_ENCRYPTION_KEYS": "k2:" + encKey2 + ",k1:" + encKey, "SESSION_SECRETS_OLD": "RUPhP0cyowpm9Lyf/A4Xth8UDFrrrQu/GC7oQlXaIMw="}, ""},
+		{"dev mode unchanged", true, map[string]string{"TOKEN_ENCRYPTION_KEYS": "k0:" + zeroKey, "SESSION_SECRETS_OLD": lowOld}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{
+				"PUBLIC_URL": "https://login.example.com", "SESSION_SECRET": secret,
+				"TWITTER_CONSUMER_KEY": "k", "TWITTER_CONSUMER_SECRET": "s", "TOKEN_ENCRYPTION_KEYS": "k1:" + encKey,
+			}
+			if tt.dev {
+				env = map[string]string{}
+			}
+			for k, v := range tt.over {
+				env[k] = v
+			}
+			_, err := load(t, tt.dev, env)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("Load: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %v; want it to contain %q", err, tt.want)
+			}
+			for _, v := range []string{zeroKey, lowOld} {
+				if strings.Contains(err.Error(), v) {
+					t.Errorf("error %q reveals a key", err)
+				}
+			}
+		})
 	}
 }

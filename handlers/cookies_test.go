@@ -121,7 +121,7 @@ func TestLargestSessionCookie(t *testing.T) {
 		"SESSION_SECRET":        testSecret,
 		"TWITTER_CLIENT_ID":     devtwitter.DevClientID,
 		"TWITTER_CLIENT_SECRET": devtwitter.DevClientSecret,
-		"TOKEN_ENCRYPTION_KEYS": "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+		"TOKEN_ENCRYPTION_KEYS": "k1:V6T7TrylwSjrBaeWzlOVKnG5zF6UwU+7KbmVkHrukvo=",
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] }, false)
 	if err != nil {

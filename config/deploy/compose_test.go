@@ -25,7 +25,7 @@ var secrets = map[string]string{
 	"MONGO_APP_PASSWORD":      "sentinelapp0123",
 	"TWITTER_CLIENT_SECRET":   "sentinel-client-secret",
 	"TWITTER_CONSUMER_SECRET": "sentinel-consumer-secret",
-	"TOKEN_ENCRYPTION_KEYS":   "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+	"TOKEN_ENCRYPTION_KEYS":   "k1:V6T7TrylwSjrBaeWzlOVKnG5zF6UwU+7KbmVkHrukvo=",
 }
 
 // required are the variables without which compose must refuse to start.
