@@ -52,7 +52,6 @@ type store interface {
 	RecordEvent(ctx context.Context, ev models.Event) error
 	EventsByUser(ctx context.Context, user bson.ObjectID, limit int) ([]models.Event, error)
 	SessionsByUser(ctx context.Context, userID bson.ObjectID, now time.Time) ([]models.Session, error)
-	TouchSession(ctx context.Context, id string, now time.Time) error
 	TouchSessions(ctx context.Context, ids []string, now time.Time) error
 	// The change feed: how revocations reach other instances.
 	PublishChange(ctx context.Context, ch models.Change, now time.Time) error

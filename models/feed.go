@@ -3,14 +3,12 @@ package models
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
@@ -41,20 +39,16 @@ func (f *feed[T]) digestID(user bson.ObjectID) string { return f.kind + ":" + us
 
 // get returns item seq of user, or nil if there is none.
 func (f *feed[T]) get(ctx context.Context, user bson.ObjectID, seq int64) (*T, error) {
-	var it T
-	err := f.items.FindOne(ctx, bson.D{{Key: "_id", Value: seqID(user, seq)}}).Decode(&it)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return nil, nil
+	it, err := findByID[T](ctx, f.items, seqID(user, seq))
+	if it == nil || err != nil {
+		return nil, err
 	}
-	if err != nil {
-		return nil, storeError(err)
-	}
-	if in := f.info(&it); in.owner != user || in.seq != seq {
+	if in := f.info(it); in.owner != user || in.seq != seq {
 		// Another user whose id hashes alike: not this user's item.
 		return nil, nil
 	}
-	f.normalize(&it)
-	return &it, nil
+	f.normalize(it)
+	return it, nil
 }
 
 func (f *feed[T]) taken(ctx context.Context, user bson.ObjectID) func(int64) (bool, error) {

@@ -168,9 +168,23 @@ func loadDigest[T any](ctx context.Context, recent collection, id string) (d dig
 	return d, noSeq == nil, nil
 }
 
+// findByID returns the document of coll with the given _id, or nil if
+// there is none.
+func findByID[T any](ctx context.Context, coll collection, id any) (*T, error) {
+	var doc T
+	err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, storeError(err)
+	}
+	return &doc, nil
+}
+
 // digestIDs are the _ids of the user's digests.
-func digestIDs(user bson.ObjectID) []string {
-	return []string{"records:" + user.Hex(), "events:" + user.Hex()}
+func (s *Store) digestIDs(user bson.ObjectID) []string {
+	return []string{s.recordFeed.digestID(user), s.eventFeed.digestID(user)}
 }
 
 // createDigests stores empty digests for a user who has nothing yet, so
@@ -181,8 +195,8 @@ func (s *Store) createDigests(ctx context.Context, users ...bson.ObjectID) {
 	docs := make([]any, 0, 2*len(users))
 	for _, u := range users {
 		docs = append(docs,
-			digest[Record]{ID: "records:" + u.Hex()},
-			digest[Event]{ID: "events:" + u.Hex(), Sessions: &sessionNumbers{}})
+			digest[Record]{ID: s.recordFeed.digestID(u)},
+			digest[Event]{ID: s.eventFeed.digestID(u), Sessions: &sessionNumbers{}})
 	}
 	_, err := s.recent.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
 	if err != nil && !mongo.IsDuplicateKeyError(err) {

@@ -3,14 +3,12 @@ package models
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
@@ -85,19 +83,12 @@ func (s *Store) saveSessionNumbers(ctx context.Context, id string, n sessionNumb
 
 // userSession returns session number seq of user, or nil if there is none.
 func (s *Store) userSession(ctx context.Context, user bson.ObjectID, seq int64) (*Session, error) {
-	var sess Session
-	err := s.sessions.FindOne(ctx, bson.D{{Key: "_id", Value: seqID(user, seq).Hex()}}).Decode(&sess)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, storeError(err)
-	}
-	if sess.UserID != user {
-		return nil, nil
+	sess, err := findByID[Session](ctx, s.sessions, seqID(user, seq).Hex())
+	if sess == nil || err != nil || sess.UserID != user {
+		return nil, err
 	}
 	sess.normalize()
-	return &sess, nil
+	return sess, nil
 }
 
 func (s *Store) sessionTaken(ctx context.Context, user bson.ObjectID) func(int64) (bool, error) {
@@ -206,34 +197,17 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID bson.ObjectID) (i
 	return n, nil
 }
 
-// TouchSession records that session id (an ID or a [Session.Key]) was
-// used at now. Callers touch a session at most every
-// [LastSeenGranularity] (comparing with the LastSeen they loaded), so
-// activity costs no write per request; the filter is on _id alone, which
-// every store looks up cheaply. Touching a missing session is not an
-// error.
-func (s *Store) TouchSession(ctx context.Context, id string, now time.Time) error {
-	_, err := s.sessions.UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: SessionIDOf(id)}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "last_seen", Value: normTime(now)}}}})
-	if err != nil {
-		return fmt.Errorf("touch session: %w", storeError(err))
-	}
-	return nil
-}
-
 // DeleteUserSession deletes session id (an ID or a [Session.Key]) if it
 // belongs to userID, and reports whether it did. A user can end their own
 // sessions only.
 func (s *Store) DeleteUserSession(ctx context.Context, userID bson.ObjectID, id string) (bool, error) {
 	id = SessionIDOf(id)
-	var sess Session
-	err := s.sessions.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&sess)
-	if errors.Is(err, mongo.ErrNoDocuments) || (err == nil && sess.UserID != userID) {
-		return false, nil
-	}
+	sess, err := findByID[Session](ctx, s.sessions, id)
 	if err != nil {
-		return false, fmt.Errorf("delete session of user %s: %w", userID.Hex(), storeError(err))
+		return false, fmt.Errorf("delete session of user %s: %w", userID.Hex(), err)
+	}
+	if sess == nil || sess.UserID != userID {
+		return false, nil
 	}
 	res, err := s.sessions.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
 	if err != nil {

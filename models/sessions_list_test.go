@@ -52,13 +52,13 @@ func TestSessionsByUserTouchAndDelete(t *testing.T) {
 		t.Fatalf("alice's live sessions = %v, want [a-new a-old]", got)
 	}
 
-	if err := s.TouchSession(ctx, keys["a-new"], now.Add(time.Minute)); err != nil {
+	if err := s.TouchSessions(ctx, []string{keys["a-new"]}, now.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	if sess, err := s.SessionByID(ctx, keys["a-new"], now); err != nil || !sess.LastSeen.Equal(now.Add(time.Minute)) {
 		t.Errorf("after touch: %+v, %v", sess, err)
 	}
-	if err := s.TouchSession(ctx, "no-such-session", now); err != nil {
+	if err := s.TouchSessions(ctx, []string{"no-such-session"}, now); err != nil {
 		t.Errorf("touching a missing session: %v", err)
 	}
 

@@ -264,7 +264,7 @@ func (s *Store) DeleteUser(ctx context.Context, id bson.ObjectID) error {
 	if _, err := s.events().DeleteMany(ctx, bson.D{{Key: "user_id", Value: id}}); err != nil {
 		return fmt.Errorf("delete user %s: events: %w", id.Hex(), storeError(err))
 	}
-	for _, d := range digestIDs(id) {
+	for _, d := range s.digestIDs(id) {
 		if _, err := s.recent.DeleteOne(ctx, bson.D{{Key: "_id", Value: d}}); err != nil {
 			return fmt.Errorf("delete user %s: digests: %w", id.Hex(), storeError(err))
 		}
