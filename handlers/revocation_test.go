@@ -152,11 +152,7 @@ func TestWatchStoreFollowsFeed(t *testing.T) {
 	t.Cleanup(func() { cancel(); wg.Wait() })
 
 	b := h.browser()
-	b.login("oauth2", "1001")
-	cookie := b.cookie(sessionCookie)
-	if got := getWithCookie(t, bApp.URL, "/me", cookie); got != http.StatusOK {
-		t.Fatalf("B before the logout: %d, want 200", got)
-	}
+	cookie := signedInOn(t, b, bApp.URL)
 	wantStatus(t, b.postForm("/logout", url.Values{"csrf_token": {b.csrf()}}), http.StatusSeeOther)
 	deadline := time.Now().Add(30 * time.Second)
 	for getWithCookie(t, bApp.URL, "/me", cookie) != http.StatusUnauthorized {
@@ -243,11 +239,7 @@ func TestFeedDownStopsTrust(t *testing.T) {
 			bSrv, bApp := h.secondServer(stores[1])
 			mustPoll(t, bSrv)
 			b := h.browser()
-			b.login("oauth2", "1001")
-			cookie := b.cookie(sessionCookie)
-			if got := getWithCookie(t, bApp.URL, "/me", cookie); got != http.StatusOK {
-				t.Fatalf("B: %d, want 200", got)
-			}
+			cookie := signedInOn(t, b, bApp.URL)
 			wantStatus(t, b.postForm("/logout", url.Values{"csrf_token": {b.csrf()}}), http.StatusSeeOther)
 			if err := tt.breakFeed(t, bSrv, stores[1]); err == nil {
 				t.Fatal("poll succeeded; want the feed down")
@@ -344,11 +336,7 @@ func TestRevocationPublishRetried(t *testing.T) {
 	bSrv, bApp := h.secondServer(h.store)
 	mustPoll(t, bSrv)
 	b := h.browser()
-	b.login("oauth2", "1001")
-	cookie := b.cookie(sessionCookie)
-	if got := getWithCookie(t, bApp.URL, "/me", cookie); got != http.StatusOK {
-		t.Fatalf("B: %d, want 200", got)
-	}
+	cookie := signedInOn(t, b, bApp.URL)
 
 	flaky.fail.Store(true)
 	wantStatus(t, b.postForm(cApp.URL+"/logout", url.Values{"csrf_token": {b.csrf()}}), http.StatusSeeOther)
@@ -365,4 +353,16 @@ func TestRevocationPublishRetried(t *testing.T) {
 	if got := getWithCookie(t, bApp.URL, "/me", cookie); got != http.StatusUnauthorized {
 		t.Errorf("B after the retry: %d, want 401", got)
 	}
+}
+
+// signedInOn signs b in as the dev user 1001 and checks that instance
+// base accepts the session; it returns the session cookie.
+func signedInOn(t *testing.T, b *browser, base string) string {
+	t.Helper()
+	b.login("oauth2", "1001")
+	cookie := b.cookie(sessionCookie)
+	if got := getWithCookie(t, base, "/me", cookie); got != http.StatusOK {
+		t.Fatalf("%s before the logout: %d, want 200", base, got)
+	}
+	return cookie
 }
