@@ -1,12 +1,7 @@
 package handlers
 
 import (
-	"context"
-	"time"
-
 	"github.com/prometheus/client_golang/prometheus"
-
-	"example.com/twitterlogin/models"
 )
 
 // cacheRead is a kind of store read the session cache makes.
@@ -65,26 +60,3 @@ func newCacheMetrics(reg *prometheus.Registry, c *sessionCache) *cacheMetrics {
 func (m *cacheMetrics) reads(k cacheRead) { m.storeReads[k].Inc() }
 
 func (m *cacheMetrics) readN(k cacheRead, n int) { m.storeReads[k].Add(float64(n)) }
-
-// The store calls of the change feed and the last_seen batches, timed
-// like the others (storemetrics.go).
-
-func (t timedStore) PublishChange(ctx context.Context, ch models.Change, now time.Time) (err error) {
-	defer func(start time.Time) { t.observe("insert_change", start, err) }(time.Now())
-	return t.store.PublishChange(ctx, ch, now)
-}
-
-func (t timedStore) ChangesSince(ctx context.Context, cur *models.ChangeCursor, now time.Time) (b models.ChangeBatch, err error) {
-	defer func(start time.Time) { t.observe("find_changes", start, err) }(time.Now())
-	return t.store.ChangesSince(ctx, cur, now)
-}
-
-func (t timedStore) DeleteOldChanges(ctx context.Context, now time.Time) (n int64, err error) {
-	defer func(start time.Time) { t.observe("delete_old_changes", start, err) }(time.Now())
-	return t.store.DeleteOldChanges(ctx, now)
-}
-
-func (t timedStore) TouchSessions(ctx context.Context, ids []string, now time.Time) (err error) {
-	defer func(start time.Time) { t.observe("touch_sessions", start, err) }(time.Now())
-	return t.store.TouchSessions(ctx, ids, now)
-}

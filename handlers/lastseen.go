@@ -19,8 +19,8 @@ import (
 const (
 	// touchFlushEvery is how long a due touch may wait for its batch.
 	touchFlushEvery = 5 * time.Second
-	// touchFlushTimeout bounds one batch's write, which may hold tens of
-	// thousands of updates.
+	// touchFlushTimeout bounds one batch's writes: tens of thousands of
+	// updates, in commands of a few dozen each.
 	touchFlushTimeout = 30 * time.Second
 	// maxPendingTouches bounds a batch; touches beyond it are dropped
 	// (the sessions are due again a granularity later).

@@ -86,3 +86,25 @@ func (t timedStore) RecordsByOwner(ctx context.Context, owner bson.ObjectID, lim
 	defer func(start time.Time) { t.observe("records_by_owner", start, err) }(time.Now())
 	return t.store.RecordsByOwner(ctx, owner, limit)
 }
+
+// The store calls of the change feed and the last_seen batches.
+
+func (t timedStore) PublishChange(ctx context.Context, ch models.Change, now time.Time) (err error) {
+	defer func(start time.Time) { t.observe("insert_change", start, err) }(time.Now())
+	return t.store.PublishChange(ctx, ch, now)
+}
+
+func (t timedStore) ChangesSince(ctx context.Context, cur *models.ChangeCursor, now time.Time) (b models.ChangeBatch, err error) {
+	defer func(start time.Time) { t.observe("find_changes", start, err) }(time.Now())
+	return t.store.ChangesSince(ctx, cur, now)
+}
+
+func (t timedStore) DeleteOldChanges(ctx context.Context, now time.Time) (n int64, err error) {
+	defer func(start time.Time) { t.observe("delete_old_changes", start, err) }(time.Now())
+	return t.store.DeleteOldChanges(ctx, now)
+}
+
+func (t timedStore) TouchSessions(ctx context.Context, ids []string, now time.Time) (err error) {
+	defer func(start time.Time) { t.observe("touch_sessions", start, err) }(time.Now())
+	return t.store.TouchSessions(ctx, ids, now)
+}
