@@ -31,7 +31,6 @@ import (
 	"example.com/twitterlogin/handlers/devtwitter"
 	"example.com/twitterlogin/handlers/tokenkeys"
 	"example.com/twitterlogin/models"
-	"example.com/twitterlogin/models/embedded"
 )
 
 func main() {
@@ -55,41 +54,18 @@ const janitorInterval = time.Minute
 // it in-process. It returns when ctx is cancelled and the server has shut
 // down.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	flags := flag.NewFlagSet("server", flag.ContinueOnError)
-	flags.SetOutput(stderr)
-	dev := flags.Bool("dev", false, "development mode: embedded store, dev Twitter provider when no keys are set, loopback-only defaults")
-	rotate := flags.Bool("rotate-token-key", false, "dev mode: make a new service-token signing key in DATA_DIR before starting; the old one stays published until its tokens have expired")
-	reencrypt := flags.Bool("reencrypt-tokens", false, "re-encrypt every stored Twitter token under the first of TOKEN_ENCRYPTION_KEYS, print how many, and exit (run after adding a new key; then remove the old one)")
-	check := flags.Bool("check", false, "check the configuration (secrets, URLs, store and indexes, Twitter keys), print one line per check and exit non-zero on any failure")
-	if err := flags.Parse(args); err != nil {
-		return err
-	}
-	if flags.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %q", flags.Args())
-	}
-	if *check {
-		return checkConfig(ctx, getenv, *dev, stdout)
-	}
-
-	cfg, err := config.Load(getenv, *dev)
+	opts, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
 	}
-	log := newLogger(stderr, cfg)
-	// Bad signing keys refuse to start, like any other bad setting.
-	signingKeys, err := loadTokenKeys(cfg, *rotate, time.Now(), log)
+	if opts.check {
+		return checkConfig(ctx, getenv, opts.dev, stdout)
+	}
+	cfg, log, signingKeys, err := loadConfig(getenv, opts, stderr)
 	if err != nil {
 		return err
 	}
-	if len(cfg.TokenEncryptionKeys) == 0 {
-		// Only dev mode gets here (config requires keys otherwise).
-		key, err := devFileKey(cfg.DataDir, "dev-token-encryption-key", 32)
-		if err != nil {
-			return err
-		}
-		cfg.TokenEncryptionKeys = []config.NamedKey{{ID: "dev", Key: key}}
-	}
-	if *reencrypt {
+	if opts.reencrypt {
 		return reencryptTokens(ctx, cfg, log, stdout)
 	}
 	gin.SetMode(gin.ReleaseMode)
@@ -115,32 +91,105 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	cleanups = append(cleanups, closeStore)
 
-	if len(cfg.SessionSecret) == 0 {
-		if cfg.SessionSecret, err = devFileKey(cfg.DataDir, "dev-session-secret", config.MinSecretLen); err != nil {
-			return err
-		}
-		log.Warn("using the development session secret kept in DATA_DIR; set SESSION_SECRET in production")
-	}
-
 	errc := make(chan error, 2)
-	if cfg.DevProvider {
-		stopProvider, err := startDevProvider(cfg, log, errc)
-		if err != nil {
-			return err
-		}
-		cleanups = append(cleanups, stopProvider)
+	stopProvider, err := applyDevDefaults(cfg, log, errc)
+	if err != nil {
+		return err
 	}
+	cleanups = append(cleanups, stopProvider)
 
 	app, err := handlers.New(handlers.Options{Config: cfg, Store: store, Logger: log, TokenKeys: signingKeys, StoreCommands: &commands})
 	if err != nil {
 		return err
 	}
-	stopMetrics, err := serveMetrics(ctx, cfg, app, log)
+	srv, stopMetrics, err := serve(ctx, cfg, log, app, ln, errc)
 	if err != nil {
 		return err
 	}
 	cleanups = append(cleanups, stopMetrics)
-	srv := &http.Server{
+	go janitor(ctx, store, log)
+	go app.WatchStore(ctx)
+
+	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL.String(),
+		"flows", cfg.Flows, "dev_provider", cfg.DevProvider, "embedded_store", cfg.MongoURI == "")
+	fmt.Fprintf(stdout, "Open %s and sign in.\n", cfg.PublicURL)
+
+	return awaitShutdown(ctx, cfg, log, app, srv, errc)
+}
+
+// options are the command-line flags; every other setting is an
+// environment variable.
+type options struct {
+	dev, rotate, reencrypt, check bool
+}
+
+// parseFlags parses the command line, printing usage and errors to stderr.
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var opts options
+	flags := flag.NewFlagSet("server", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	flags.BoolVar(&opts.dev, "dev", false, "development mode: embedded store, dev Twitter provider when no keys are set, loopback-only defaults")
+	flags.BoolVar(&opts.rotate, "rotate-token-key", false, "dev mode: make a new service-token signing key in DATA_DIR before starting; the old one stays published until its tokens have expired")
+	flags.BoolVar(&opts.reencrypt, "reencrypt-tokens", false, "re-encrypt every stored Twitter token under the first of TOKEN_ENCRYPTION_KEYS, print how many, and exit (run after adding a new key; then remove the old one)")
+	flags.BoolVar(&opts.check, "check", false, "check the configuration (secrets, URLs, store and indexes, Twitter keys), print one line per check and exit non-zero on any failure")
+	if err := flags.Parse(args); err != nil {
+		return options{}, err
+	}
+	if flags.NArg() > 0 {
+		return options{}, fmt.Errorf("unexpected arguments: %q", flags.Args())
+	}
+	return opts, nil
+}
+
+// loadConfig loads the configuration, makes the logger, and loads the
+// service-token signing keys and, in dev mode, the token encryption key
+// kept in DATA_DIR. Bad signing keys refuse to start, like any other bad
+// setting.
+func loadConfig(getenv func(string) string, opts options, stderr io.Writer) (*config.Config, *slog.Logger, *tokenkeys.Set, error) {
+	cfg, err := config.Load(getenv, opts.dev)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	log := newLogger(stderr, cfg)
+	signingKeys, err := loadTokenKeys(cfg, opts.rotate, time.Now(), log)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if len(cfg.TokenEncryptionKeys) == 0 {
+		// Only dev mode gets here (config requires keys otherwise).
+		key, err := devFileKey(cfg.DataDir, "dev-token-encryption-key", 32)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		cfg.TokenEncryptionKeys = []config.NamedKey{{ID: "dev", Key: key}}
+	}
+	return cfg, log, signingKeys, nil
+}
+
+// applyDevDefaults fills in what development mode leaves unset: the session
+// secret kept in DATA_DIR and, with cfg.DevProvider, the in-process
+// development Twitter provider. stop stops the provider (if any).
+func applyDevDefaults(cfg *config.Config, log *slog.Logger, errc chan<- error) (stop func(), err error) {
+	if len(cfg.SessionSecret) == 0 {
+		if cfg.SessionSecret, err = devFileKey(cfg.DataDir, "dev-session-secret", config.MinSecretLen); err != nil {
+			return nil, err
+		}
+		log.Warn("using the development session secret kept in DATA_DIR; set SESSION_SECRET in production")
+	}
+	if !cfg.DevProvider {
+		return func() {}, nil
+	}
+	return startDevProvider(cfg, log, errc)
+}
+
+// serve serves metrics (see serveMetrics) and then app on ln; Serve's
+// error goes to errc. stopMetrics stops the metrics listener.
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, app *handlers.Server, ln net.Listener, errc chan<- error) (srv *http.Server, stopMetrics func(), err error) {
+	stopMetrics, err = serveMetrics(ctx, cfg, app, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	srv = &http.Server{
 		Handler:           app.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
@@ -151,13 +200,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
 	go func() { errc <- srv.Serve(ln) }()
-	go janitor(ctx, store, log)
-	go app.WatchStore(ctx)
+	return srv, stopMetrics, nil
+}
 
-	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL.String(),
-		"flows", cfg.Flows, "dev_provider", cfg.DevProvider, "embedded_store", cfg.MongoURI == "")
-	fmt.Fprintf(stdout, "Open %s and sign in.\n", cfg.PublicURL)
-
+// awaitShutdown waits for ctx to end (SIGINT or SIGTERM) or for a server to
+// fail, then drains and shuts down srv and app.
+func awaitShutdown(ctx context.Context, cfg *config.Config, log *slog.Logger, app *handlers.Server, srv *http.Server, errc <-chan error) error {
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -184,62 +232,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
-// openStore connects to MONGODB_URI, or starts the embedded store when
-// it is empty. close releases both.
-func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger, commands *models.CommandCounter) (store *models.Store, close func(), err error) {
-	var closers []func()
-	close = func() {
-		for i := len(closers) - 1; i >= 0; i-- {
-			closers[i]()
-		}
-	}
-	uri, maxWrites := cfg.MongoURI, 0
-	if uri == "" {
-		srv, err := startEmbedded(ctx, cfg, log)
-		if err != nil {
-			return nil, close, err
-		}
-		closers = append(closers, func() { _ = srv.Close() })
-		uri, maxWrites = srv.URI(), embedded.MaxConcurrentWrites
-	}
-	keys := make([]models.TokenKey, len(cfg.TokenEncryptionKeys))
-	for i, k := range cfg.TokenEncryptionKeys {
-		keys[i] = models.TokenKey{ID: k.ID, Key: k.Key}
-	}
-	opts := models.Options{URI: uri, Database: cfg.MongoDatabase, Logger: log,
-		DefaultRoles: cfg.Tokens.DefaultRoles, TokenKeys: keys, MaxConcurrentWrites: maxWrites}
-	if commands != nil {
-		opts.Monitor = commands.Monitor()
-	}
-	store, err = models.Open(ctx, opts)
-	if err != nil {
-		close()
-		return nil, func() {}, fmt.Errorf("open store: %w", err)
-	}
-	closers = append(closers, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = store.Close(ctx)
-	})
-	return store, close, nil
-}
-
-// reencryptTokens is -reencrypt-tokens: every stored Twitter token sealed
-// under an older key is sealed again under the newest.
-func reencryptTokens(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.Writer) error {
-	store, close, err := openStore(ctx, cfg, log, nil)
-	if err != nil {
-		return err
-	}
-	defer close()
-	n, err := store.ReencryptTokens(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "re-encrypted %d Twitter tokens under key %q\n", n, cfg.TokenEncryptionKeys[0].ID)
-	return nil
-}
-
 func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // validated by config
@@ -248,43 +240,6 @@ func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
-}
-
-// startEmbedded runs the embedded FerretDB store with its data in DATA_DIR.
-func startEmbedded(ctx context.Context, cfg *config.Config, log *slog.Logger) (*embedded.Server, error) {
-	if !cfg.Dev {
-		log.Warn("MONGODB_URI is not set: using the embedded single-instance store; run several instances only against a MongoDB replica set")
-	}
-	// FerretDB logs every connection at info and every refused command (the
-	// TTL index, say) as a warning with a protocol dump; keep its errors.
-	quiet := levelFloor{log.Handler().WithAttrs([]slog.Attr{slog.String("component", "ferretdb")}), slog.LevelError}
-	srv, err := embedded.Start(ctx, embedded.Options{
-		Dir:    filepath.Join(cfg.DataDir, "db"),
-		Logger: slog.New(quiet),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("start embedded store: %w", err)
-	}
-	return srv, nil
-}
-
-// levelFloor drops records below a level, whatever the wrapped handler's
-// own level is.
-type levelFloor struct {
-	slog.Handler
-	min slog.Level
-}
-
-func (h levelFloor) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= h.min && h.Handler.Enabled(ctx, l)
-}
-
-func (h levelFloor) WithAttrs(as []slog.Attr) slog.Handler {
-	return levelFloor{h.Handler.WithAttrs(as), h.min}
-}
-
-func (h levelFloor) WithGroup(name string) slog.Handler {
-	return levelFloor{h.Handler.WithGroup(name), h.min}
 }
 
 // devFileKey returns n bytes of dev-mode key material kept in DATA_DIR

@@ -39,6 +39,26 @@ func TestDevModeEndToEnd(t *testing.T) {
 	dev := startDev(t)
 	base, dir := dev.base, dev.dir
 
+	signInAndSaveRecord(t, base)
+	wantDevKeyFiles(t, dir)
+
+	if err := dev.stop(); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+
+	// The signed-in user's Twitter token is stored under the dev key; a
+	// new key listed first takes it over with -reencrypt-tokens.
+	wantReencryptTokens(t, dir)
+	if logs := dev.stderr.String(); strings.Contains(logs, "panic") {
+		t.Errorf("logs:\n%s", logs)
+	}
+}
+
+// signInAndSaveRecord loads the signed-out home page at base, signs in
+// through the dev provider's consent step as its first user, and saves a
+// record.
+func signInAndSaveRecord(t *testing.T, base string) {
+	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar, Timeout: 10 * time.Second}
 	get := func(u string) (*http.Response, string) {
@@ -83,7 +103,12 @@ func TestDevModeEndToEnd(t *testing.T) {
 	if resp2.StatusCode != http.StatusCreated {
 		t.Fatalf("POST /db = %d", resp2.StatusCode)
 	}
+}
 
+// wantDevKeyFiles checks that the dev-mode secrets kept in dir's DATA_DIR
+// are readable only by their owner.
+func wantDevKeyFiles(t *testing.T, dir string) {
+	t.Helper()
 	for _, name := range []string{"dev-session-secret", "dev-token-encryption-key"} {
 		fi, err := os.Stat(filepath.Join(dir, "data", name))
 		if err != nil {
@@ -93,13 +118,12 @@ func TestDevModeEndToEnd(t *testing.T) {
 			t.Errorf("%s mode %v, want 0600", name, fi.Mode().Perm())
 		}
 	}
+}
 
-	if err := dev.stop(); err != nil {
-		t.Fatalf("run: %v", err)
-	}
-
-	// The signed-in user's Twitter token is stored under the dev key; a
-	// new key listed first takes it over with -reencrypt-tokens.
+// wantReencryptTokens runs -reencrypt-tokens on dir's DATA_DIR, where one
+// Twitter token is stored under the dev key, as keys are added and removed.
+func wantReencryptTokens(t *testing.T, dir string) {
+	t.Helper()
 	devKey, err := os.ReadFile(filepath.Join(dir, "data", "dev-token-encryption-key"))
 	if err != nil {
 		t.Fatal(err)
@@ -121,9 +145,6 @@ func TestDevModeEndToEnd(t *testing.T) {
 		if got := strings.TrimSpace(out.String()); got != step.want {
 			t.Errorf("-reencrypt-tokens: %q, want %q", got, step.want)
 		}
-	}
-	if logs := dev.stderr.String(); strings.Contains(logs, "panic") {
-		t.Errorf("logs:\n%s", logs)
 	}
 }
 
