@@ -1,6 +1,7 @@
 package devtwitter
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -222,4 +223,37 @@ func (e *testEnv) approveOAuth1(t *testing.T, token, user string) string {
 		t.Fatalf("callback oauth_token = %q, want the request token", got)
 	}
 	return loc.Query().Get("oauth_verifier")
+}
+
+// loginOAuth1 runs the OAuth 1.0a flow for user and returns the access
+// token and secret.
+func (e *testEnv) loginOAuth1(t *testing.T, user string) (token, secret string) {
+	t.Helper()
+	reqToken, reqSecret := e.requestToken(t)
+	token, secret, err := e.oauth1Config().AccessToken(reqToken, reqSecret, e.approveOAuth1(t, reqToken, user))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token, secret
+}
+
+// invalidatedOAuth1Token gets an access token for user and invalidates it
+// through the API, checking the response and that the token is no longer
+// active.
+func (e *testEnv) invalidatedOAuth1Token(t *testing.T, user string) (token, secret string) {
+	t.Helper()
+	at, as := e.loginOAuth1(t, user)
+	resp, err := e.oauth1Config().Client(context.Background(), oauth1.NewToken(at, as)).Post(e.base+"/1.1/oauth/invalidate_token.json", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readBody(t, resp)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(body, `"access_token":"`+at+`"`) {
+		t.Fatalf("invalidate_token: status %d body %s", resp.StatusCode, body)
+	}
+	if e.p.TokenActive(at) {
+		t.Error("TokenActive(invalidated token) = true")
+	}
+	return at, as
 }

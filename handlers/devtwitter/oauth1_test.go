@@ -317,32 +317,11 @@ func TestOAuth1_AutoDeny(t *testing.T) {
 
 func TestOAuth1_APIRefusals(t *testing.T) {
 	e := newTestEnv(t)
-	conf := e.oauth1Config()
-	token, secret := e.requestToken(t)
-	at, as, err := conf.AccessToken(token, secret, e.approveOAuth1(t, token, "1001"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	at, as := e.loginOAuth1(t, "1001")
 	verifyURL := e.base + "/1.1/account/verify_credentials.json?skip_status=true"
 
 	// A second token that gets invalidated through the API.
-	token2, secret2 := e.requestToken(t)
-	at2, as2, err := conf.AccessToken(token2, secret2, e.approveOAuth1(t, token2, "1002"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := conf.Client(context.Background(), oauth1.NewToken(at2, as2)).Post(e.base+"/1.1/oauth/invalidate_token.json", "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := readBody(t, resp)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(body, `"access_token":"`+at2+`"`) {
-		t.Fatalf("invalidate_token: status %d body %s", resp.StatusCode, body)
-	}
-	if e.p.TokenActive(at2) {
-		t.Error("TokenActive(invalidated token) = true")
-	}
+	at2, as2 := e.invalidatedOAuth1Token(t, "1002")
 
 	tests := []struct {
 		name       string

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -46,30 +45,6 @@ const (
 	// defaultSlowDelay is longer than any sane client timeout.
 	defaultSlowDelay = 30 * time.Second
 )
-
-// User is an account of the fake X.
-type User struct {
-	// ID is the user's decimal id (v1.1 id_str, v2 data.id).
-	ID string
-	// ScreenName is the handle (v1.1 screen_name, v2 username).
-	ScreenName string
-	// Name is the display name.
-	Name string
-	// AvatarURL is the profile image URL. When empty the provider serves a
-	// generated image at /avatars/{id}.svg and reports its absolute URL,
-	// built from the request's Host with scheme http.
-	AvatarURL string
-}
-
-// DefaultUsers returns the friendly users the provider has when
-// [Config.Users] is empty. Each call returns a fresh slice.
-func DefaultUsers() []User {
-	return []User{
-		{ID: "1001", ScreenName: "ada", Name: "Ada Lovelace"},
-		{ID: "1002", ScreenName: "grace", Name: "Grace Hopper"},
-		{ID: "1003", ScreenName: "alan", Name: "Alan Turing"},
-	}
-}
 
 // Config configures a [Provider]. Only CallbackURLs is required.
 type Config struct {
@@ -287,24 +262,6 @@ func (p *Provider) AddCallbackURL(u string) {
 	p.callbacks[u] = true
 }
 
-// SetUser adds u, or replaces the user with the same ID (for example to
-// rename a user between two logins). An invalid user is logged and ignored.
-func (p *Provider) SetUser(u User) {
-	if err := validateUser(u); err != nil {
-		p.log.Warn("devtwitter: user ignored", "err", err)
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for i := range p.users {
-		if p.users[i].ID == u.ID {
-			p.users[i] = u
-			return
-		}
-	}
-	p.users = append(p.users, u)
-}
-
 // SetFault injects f for every request whose URL path equals path, e.g.
 // SetFault("/2/users/me", Fault{Status: 503}). A zero Fault removes it.
 func (p *Provider) SetFault(path string, f Fault) {
@@ -345,37 +302,12 @@ func (p *Provider) TokenActive(accessToken string) bool {
 	return false
 }
 
-// userByID returns the user with id. The caller holds p.mu.
-func (p *Provider) userByID(id string) (User, bool) {
-	for _, u := range p.users {
-		if u.ID == id {
-			return u, true
-		}
-	}
-	return User{}, false
-}
-
-// lookupUser is userByID for callers that do not hold p.mu.
-func (p *Provider) lookupUser(id string) (User, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.userByID(id)
-}
-
 // reject counts a refused request.
 func (p *Provider) reject(reason string, attrs ...any) {
 	p.mu.Lock()
 	p.stats.Rejected++
 	p.mu.Unlock()
 	p.log.Info("devtwitter: request refused", append([]any{"reason", reason}, attrs...)...)
-}
-
-// avatarURL is u's profile image URL as seen by the client of r.
-func avatarURL(r *http.Request, u User) string {
-	if u.AvatarURL != "" {
-		return u.AvatarURL
-	}
-	return (&url.URL{Scheme: "http", Host: r.Host, Path: "/avatars/" + u.ID + ".svg"}).String()
 }
 
 // newToken returns a random URL-safe token from crypto/rand. The unreserved
@@ -432,21 +364,6 @@ func validateCallback(cb string) error {
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Fragment != "" {
 		return fmt.Errorf("callback URL %q must be an absolute http(s) URL without fragment", cb)
-	}
-	return nil
-}
-
-func validateUser(u User) error {
-	if n, err := strconv.ParseInt(u.ID, 10, 64); err != nil || n <= 0 || strconv.FormatInt(n, 10) != u.ID {
-		return fmt.Errorf("user id %q must be a decimal number", u.ID)
-	}
-	if u.ScreenName == "" {
-		return fmt.Errorf("user %s: screen name is required", u.ID)
-	}
-	if u.AvatarURL != "" {
-		if a, err := url.Parse(u.AvatarURL); err != nil || (a.Scheme != "http" && a.Scheme != "https") || a.Host == "" {
-			return fmt.Errorf("user %s: avatar URL must be an absolute http(s) URL", u.ID)
-		}
 	}
 	return nil
 }
