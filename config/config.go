@@ -156,19 +156,7 @@ func Load(getenv func(string) string, dev bool) (*Config, error) {
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 
-	if v := env("APP_ENV", ""); v != "" {
-		switch v {
-		case "dev", "development":
-			dev = true
-		case "prod", "production":
-			if dev {
-				bad("APP_ENV=%s contradicts the -dev flag", v)
-			}
-		default:
-			bad("APP_ENV must be development or production, but is %q", v)
-		}
-	}
-
+	dev = loadAppEnv(env, dev, bad)
 	c := &Config{
 		Dev:             dev,
 		MongoURI:        env("MONGODB_URI", ""),
@@ -186,64 +174,9 @@ func Load(getenv func(string) string, dev bool) (*Config, error) {
 			ClientSecret:   env("TWITTER_CLIENT_SECRET", ""),
 		},
 	}
-
-	// Dev binds to loopback so a laptop never serves the dev provider or
-	// a generated secret to its network.
-	defAddr := ":8080"
-	if dev {
-		defAddr = "localhost:8080"
-	}
-	c.Addr = env("ADDR", defAddr)
-	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
-		bad("ADDR must be host:port, but is %q", c.Addr)
-	}
-
-	if raw := env("PUBLIC_URL", devPublicURL(dev, c.Addr)); raw == "" {
-		bad("PUBLIC_URL is required outside dev mode (for example https://login.example.com)")
-	} else if u, err := parseBaseURL(raw); err != nil {
-		bad("PUBLIC_URL %v", err)
-	} else {
-		c.PublicURL = u
-		switch {
-		case !dev && u.Scheme != "https":
-			bad("PUBLIC_URL must use https outside dev mode, but is %q", raw)
-		case u.Scheme == "http" && !IsLoopback(u.Hostname()):
-			// Browsers drop Secure cookies on plain http except on loopback,
-			// so sign-in would fail in a way that is hard to see.
-			bad("PUBLIC_URL may use http only on localhost or a loopback address, but is %q", raw)
-		}
-	}
-
-	var err error
-	if c.SessionLifetime, err = time.ParseDuration(env("SESSION_LIFETIME", "12h")); err != nil || c.SessionLifetime < time.Minute || c.SessionLifetime > MaxSessionLifetime {
-		bad("SESSION_LIFETIME must be a duration between 1m and %s, but is %q", MaxSessionLifetime, env("SESSION_LIFETIME", ""))
-	}
-	defDrain := "5s"
-	if dev {
-		defDrain = "250ms"
-	}
-	if c.ShutdownDrain, err = time.ParseDuration(env("SHUTDOWN_DRAIN", defDrain)); err != nil || c.ShutdownDrain < 0 || c.ShutdownDrain > time.Minute {
-		bad("SHUTDOWN_DRAIN must be a duration between 0s and 1m, but is %q", env("SHUTDOWN_DRAIN", ""))
-	}
-	if c.SessionCacheTTL, err = time.ParseDuration(env("SESSION_CACHE_TTL", "5s")); err != nil || c.SessionCacheTTL < 0 || c.SessionCacheTTL > MaxSessionCacheTTL {
-		bad("SESSION_CACHE_TTL must be a duration between 0s and %s, but is %q", MaxSessionCacheTTL, env("SESSION_CACHE_TTL", ""))
-	}
-	if c.Twitter.Timeout, err = time.ParseDuration(env("TWITTER_TIMEOUT", "10s")); err != nil || c.Twitter.Timeout <= 0 || c.Twitter.Timeout > time.Minute {
-		bad("TWITTER_TIMEOUT must be a duration between 1ms and 1m, but is %q", env("TWITTER_TIMEOUT", ""))
-	}
-
-	c.OldSessionSecrets = parseOldSecrets(env("SESSION_SECRETS_OLD", ""), c.SessionSecret, dev, bad)
-	c.TokenEncryptionKeys = parseNamedKeys(env("TOKEN_ENCRYPTION_KEYS", ""), c.SessionSecret, dev, bad)
-	if len(c.TokenEncryptionKeys) == 0 && !dev {
-		bad("TOKEN_ENCRYPTION_KEYS is required outside dev mode (id:base64 of 32 random bytes, e.g. k1:$(openssl rand -base64 32))")
-	}
-	if n := len(c.SessionSecret); n > 0 && n < MinSecretLen {
-		bad("SESSION_SECRET must be at least %d bytes, but is %d bytes", MinSecretLen, n)
-	} else if n == 0 && !dev {
-		bad("SESSION_SECRET is required outside dev mode (at least %d random bytes, e.g. `openssl rand -base64 48`)", MinSecretLen)
-	} else if n > 0 && !dev && !looksRandom(c.SessionSecret) {
-		bad("SESSION_SECRET does not look random (a placeholder, or too few different characters): use `openssl rand -base64 48`")
-	}
+	c.loadListen(env, bad)
+	c.loadDurations(env, bad)
+	c.loadSecrets(env, bad)
 
 	switch v := env("TWITTER_OFFLINE_ACCESS", "false"); v {
 	case "true", "1":
@@ -266,6 +199,97 @@ func Load(getenv func(string) string, dev bool) (*Config, error) {
 		return nil, fmt.Errorf("invalid configuration:\n  %s", strings.Join(problems, "\n  "))
 	}
 	return c, nil
+}
+
+// loadAppEnv applies APP_ENV to the -dev flag: development turns dev mode
+// on, production only checks that the flag does not contradict it.
+func loadAppEnv(env func(key, def string) string, dev bool, bad func(string, ...any)) bool {
+	switch v := env("APP_ENV", ""); v {
+	case "":
+	case "dev", "development":
+		dev = true
+	case "prod", "production":
+		if dev {
+			bad("APP_ENV=%s contradicts the -dev flag", v)
+		}
+	default:
+		bad("APP_ENV must be development or production, but is %q", v)
+	}
+	return dev
+}
+
+// loadListen reads and checks ADDR and PUBLIC_URL.
+func (c *Config) loadListen(env func(key, def string) string, bad func(string, ...any)) {
+	// Dev binds to loopback so a laptop never serves the dev provider or
+	// a generated secret to its network.
+	defAddr := ":8080"
+	if c.Dev {
+		defAddr = "localhost:8080"
+	}
+	c.Addr = env("ADDR", defAddr)
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		bad("ADDR must be host:port, but is %q", c.Addr)
+	}
+
+	raw := env("PUBLIC_URL", devPublicURL(c.Dev, c.Addr))
+	if raw == "" {
+		bad("PUBLIC_URL is required outside dev mode (for example https://login.example.com)")
+		return
+	}
+	u, err := parseBaseURL(raw)
+	if err != nil {
+		bad("PUBLIC_URL %v", err)
+		return
+	}
+	c.PublicURL = u
+	switch {
+	case !c.Dev && u.Scheme != "https":
+		bad("PUBLIC_URL must use https outside dev mode, but is %q", raw)
+	case u.Scheme == "http" && !IsLoopback(u.Hostname()):
+		// Browsers drop Secure cookies on plain http except on loopback,
+		// so sign-in would fail in a way that is hard to see.
+		bad("PUBLIC_URL may use http only on localhost or a loopback address, but is %q", raw)
+	}
+}
+
+// loadDurations reads and bounds SESSION_LIFETIME, SHUTDOWN_DRAIN,
+// SESSION_CACHE_TTL and TWITTER_TIMEOUT.
+func (c *Config) loadDurations(env func(key, def string) string, bad func(string, ...any)) {
+	var err error
+	if c.SessionLifetime, err = time.ParseDuration(env("SESSION_LIFETIME", "12h")); err != nil || c.SessionLifetime < time.Minute || c.SessionLifetime > MaxSessionLifetime {
+		bad("SESSION_LIFETIME must be a duration between 1m and %s, but is %q", MaxSessionLifetime, env("SESSION_LIFETIME", ""))
+	}
+	defDrain := "5s"
+	if c.Dev {
+		defDrain = "250ms"
+	}
+	if c.ShutdownDrain, err = time.ParseDuration(env("SHUTDOWN_DRAIN", defDrain)); err != nil || c.ShutdownDrain < 0 || c.ShutdownDrain > time.Minute {
+		bad("SHUTDOWN_DRAIN must be a duration between 0s and 1m, but is %q", env("SHUTDOWN_DRAIN", ""))
+	}
+	if c.SessionCacheTTL, err = time.ParseDuration(env("SESSION_CACHE_TTL", "5s")); err != nil || c.SessionCacheTTL < 0 || c.SessionCacheTTL > MaxSessionCacheTTL {
+		bad("SESSION_CACHE_TTL must be a duration between 0s and %s, but is %q", MaxSessionCacheTTL, env("SESSION_CACHE_TTL", ""))
+	}
+	if c.Twitter.Timeout, err = time.ParseDuration(env("TWITTER_TIMEOUT", "10s")); err != nil || c.Twitter.Timeout <= 0 || c.Twitter.Timeout > time.Minute {
+		bad("TWITTER_TIMEOUT must be a duration between 1ms and 1m, but is %q", env("TWITTER_TIMEOUT", ""))
+	}
+}
+
+// loadSecrets reads SESSION_SECRETS_OLD and TOKEN_ENCRYPTION_KEYS and
+// checks them and SESSION_SECRET (already read into c.SessionSecret).
+// Messages never include a secret's value.
+func (c *Config) loadSecrets(env func(key, def string) string, bad func(string, ...any)) {
+	c.OldSessionSecrets = parseOldSecrets(env("SESSION_SECRETS_OLD", ""), c.SessionSecret, c.Dev, bad)
+	c.TokenEncryptionKeys = parseNamedKeys(env("TOKEN_ENCRYPTION_KEYS", ""), c.SessionSecret, c.Dev, bad)
+	if len(c.TokenEncryptionKeys) == 0 && !c.Dev {
+		bad("TOKEN_ENCRYPTION_KEYS is required outside dev mode (id:base64 of 32 random bytes, e.g. k1:$(openssl rand -base64 32))")
+	}
+	if n := len(c.SessionSecret); n > 0 && n < MinSecretLen {
+		bad("SESSION_SECRET must be at least %d bytes, but is %d bytes", MinSecretLen, n)
+	} else if n == 0 && !c.Dev {
+		bad("SESSION_SECRET is required outside dev mode (at least %d random bytes, e.g. `openssl rand -base64 48`)", MinSecretLen)
+	} else if n > 0 && !c.Dev && !looksRandom(c.SessionSecret) {
+		bad("SESSION_SECRET does not look random (a placeholder, or too few different characters): use `openssl rand -base64 48`")
+	}
 }
 
 // loadFlows decides which Twitter flows are enabled and checks their keys

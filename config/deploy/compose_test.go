@@ -2,7 +2,6 @@ package deploy_test
 
 import (
 	"context"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -151,96 +150,6 @@ func TestCompose_Services(t *testing.T) {
 	caddy := service(t, p, "caddy")
 	if !slices.ContainsFunc(caddy.Ports, func(pc types.ServicePortConfig) bool { return pc.Target == 443 && pc.Published == "443" }) {
 		t.Errorf("caddy does not publish 443: %v", caddy.Ports)
-	}
-}
-
-func TestCompose_ReplicaSet(t *testing.T) {
-	p := mustLoad(t)
-	ms := mongods(p)
-	if len(ms) != 3 {
-		t.Fatalf("%d mongod services, want 3", len(ms))
-	}
-	var hosts []string
-	for name, m := range ms {
-		cmd := strings.Join(m.Command, " ")
-		for _, want := range []string{"--replSet rs0", "--keyFile /keys/keyfile", "--noscripting"} {
-			if !strings.Contains(cmd, want) {
-				t.Errorf("%s: command %q lacks %s", name, cmd, want)
-			}
-		}
-		if !slices.ContainsFunc(m.Volumes, func(v types.ServiceVolumeConfig) bool {
-			return v.Source == "mongo-keyfile" && v.Target == "/keys" && v.ReadOnly
-		}) {
-			t.Errorf("%s does not mount the mongo-keyfile volume read-only at /keys", name)
-		}
-		if m.HealthCheck == nil || len(m.HealthCheck.Test) == 0 {
-			t.Errorf("%s has no healthcheck", name)
-		}
-		if m.Image != "mongo:8.0" {
-			t.Errorf("%s image %q, want mongo:8.0", name, m.Image)
-		}
-		if m.DependsOn["mongo-keyfile"].Condition != types.ServiceConditionCompletedSuccessfully {
-			t.Errorf("%s does not wait for its key file", name)
-		}
-		hosts = append(hosts, name+":27017")
-	}
-	slices.Sort(hosts)
-
-	// The members rs.initiate names.
-	script, err := os.ReadFile("mongo-init.js")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var members []string
-	for _, m := range regexp.MustCompile(`host:\s*'([^']+)'`).FindAllStringSubmatch(string(script), -1) {
-		members = append(members, m[1])
-	}
-	slices.Sort(members)
-	if !slices.Equal(members, hosts) {
-		t.Errorf("mongo-init.js initiates %q, want the mongod services %q", members, hosts)
-	}
-	if !strings.Contains(string(script), "rs.initiate({ _id: 'rs0'") || !strings.Contains(string(script), "isWritablePrimary") {
-		t.Error("mongo-init.js does not initiate rs0 and wait for a primary")
-	}
-	init := service(t, p, "mongo-init")
-	for name := range ms {
-		if init.DependsOn[name].Condition != types.ServiceConditionHealthy {
-			t.Errorf("mongo-init does not wait for %s to be healthy", name)
-		}
-	}
-
-	// The members the apps connect to.
-	for _, a := range apps(p) {
-		raw, _ := env(a, "MONGODB_URI")
-		u, err := url.Parse(raw)
-		if err != nil {
-			t.Fatalf("%s: MONGODB_URI: %v", a.Name, err)
-		}
-		uriHosts := strings.Split(u.Host, ",")
-		slices.Sort(uriHosts)
-		if !slices.Equal(uriHosts, hosts) {
-			t.Errorf("%s: MONGODB_URI lists %q, want %q", a.Name, uriHosts, hosts)
-		}
-		if got := u.Query().Get("replicaSet"); got != "rs0" {
-			t.Errorf("%s: MONGODB_URI replicaSet=%q, want rs0", a.Name, got)
-		}
-	}
-
-	// No key file is ever committed: it is made in a volume at first start.
-	err = filepath.WalkDir(root(t), func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && (d.Name() == ".git" || d.Name() == "data") {
-			return filepath.SkipDir
-		}
-		if strings.Contains(strings.ToLower(d.Name()), "keyfile") && !strings.HasSuffix(d.Name(), ".sh") {
-			t.Errorf("%s looks like a committed key file", path)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 
