@@ -85,6 +85,9 @@ func TestRecordDigest_Repairs(t *testing.T) {
 		}},
 		{"behind by two (writes that died or lost a race)", func(owner bson.ObjectID, first bson.M) { set(owner, first) }},
 		{"empty (the first save never happened)", func(owner bson.ObjectID, _ bson.M) { set(owner, bson.M{"seq": 0}) }},
+		{"unpacked, as digests were stored before their items were packed", func(owner bson.ObjectID, _ bson.M) {
+			set(owner, bson.M{"seq": 3, "items": bson.A{}})
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -99,6 +102,9 @@ func TestRecordDigest_Repairs(t *testing.T) {
 			insertTexts(t, s, owner, t0.Add(time.Minute), "d")
 			if got, want := mustRecords(t, s, owner), []string{"d", "c", "b", "a"}; !slices.Equal(got, want) {
 				t.Errorf("after one more write: %v, want %v", got, want)
+			}
+			if _, unpacked := mustRaw(t, db, "recent", "records:"+owner.Hex())["items"]; unpacked {
+				t.Errorf("the digest still holds its items unpacked after a write")
 			}
 		})
 	}
