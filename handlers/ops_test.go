@@ -94,6 +94,7 @@ func TestMetrics(t *testing.T) {
 	b.login(config.OAuth2, "1001")
 	wantStatus(t, b.post("/db", "application/json", `{"text":"hello"}`), http.StatusCreated)
 	wantStatus(t, b.get("/db"), http.StatusOK)
+	wantStatus(t, b.get("/activity"), http.StatusOK)
 	wantStatus(t, b.get("/no/such/page/12345"), http.StatusNotFound)
 
 	c := h.browser()
@@ -128,6 +129,8 @@ func TestMetrics(t *testing.T) {
 		`twitterlogin_logins_total{flow="oauth2",outcome="provider_error"} 0`,
 		`twitterlogin_store_call_duration_seconds_count{operation="insert_record",outcome="ok"} 1`,
 		`twitterlogin_store_call_duration_seconds_count{operation="record_sign_in",outcome="ok"} 1`,
+		// Every store method is timed, not only the first ones written.
+		`twitterlogin_store_call_duration_seconds_count{operation="events_by_user",outcome="ok"} 1`,
 		`twitterlogin_active_sessions 1`,
 		`go_goroutines `,
 	} {

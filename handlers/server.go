@@ -157,7 +157,7 @@ func New(opts Options) (*Server, error) {
 		loginLimit:   newLimiter(cfg.RateLimits.Login, maxLimiterKeys),
 		writeLimit:   newLimiter(cfg.RateLimits.Writes, maxLimiterKeys),
 	}
-	s.store = timedStore{store: opts.Store, calls: s.metrics.storeCalls}
+	s.store = timedStore{next: opts.Store, calls: s.metrics.storeCalls}
 	if opts.StoreCommands != nil {
 		s.metrics.reg.MustRegister(newStoreCommands(opts.StoreCommands))
 	}
