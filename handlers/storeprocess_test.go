@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"example.com/twitterlogin/models"
 	"example.com/twitterlogin/models/embedded"
 )
@@ -85,6 +87,103 @@ func (p *storeProcess) kill() {
 	}
 }
 
+// outcome is one answer to a write during TestStoreProcessOutageUnderLoad.
+type outcome struct {
+	at      time.Time
+	status  int
+	latency time.Duration
+}
+
+// writeLoad is writers posting records as one signed-in user until
+// stopped, noting every answer and which records were acknowledged.
+type writeLoad struct {
+	mu       sync.Mutex
+	outcomes []outcome
+	acked    map[string]bool
+	seq      atomic.Int64
+	stop     atomic.Bool
+	wg       sync.WaitGroup
+}
+
+// startWriteLoad starts n writers posting to app/db with the session cookie.
+func startWriteLoad(t *testing.T, client *http.Client, appURL, cookie string, n int) *writeLoad {
+	l := &writeLoad{acked: map[string]bool{}}
+	for range n {
+		l.wg.Go(func() {
+			for !l.stop.Load() {
+				text := fmt.Sprintf("record %d", l.seq.Add(1))
+				req, _ := http.NewRequest(http.MethodPost, appURL+"/db", strings.NewReader(`{"text":"`+text+`"}`))
+				req.Header.Set("Content-Type", "application/json")
+				req.AddCookie(&http.Cookie{Name: sessionCookie, Value: cookie})
+				start := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Errorf("POST /db: %v", err)
+					return
+				}
+				resp.Body.Close()
+				l.mu.Lock()
+				l.outcomes = append(l.outcomes, outcome{start, resp.StatusCode, time.Since(start)})
+				if resp.StatusCode == http.StatusCreated {
+					l.acked[text] = true
+				}
+				l.mu.Unlock()
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+	}
+	return l
+}
+
+// finish stops the writers and waits for them.
+func (l *writeLoad) finish() {
+	l.stop.Store(true)
+	l.wg.Wait()
+}
+
+// outageFigures reads the answers: when the first 503 came, the slowest
+// 503, and the first 201 of a request sent after restartedAt. Any other
+// status is an error.
+func outageFigures(t *testing.T, outcomes []outcome, restartedAt time.Time) (first503, recovered time.Time, slowest time.Duration) {
+	t.Helper()
+	for _, o := range outcomes {
+		switch {
+		case o.status != http.StatusCreated && o.status != http.StatusServiceUnavailable:
+			t.Errorf("status %d; want only 201 or 503", o.status)
+		case o.status == http.StatusServiceUnavailable:
+			if first503.IsZero() || o.at.Add(o.latency).Before(first503) {
+				first503 = o.at.Add(o.latency)
+			}
+			slowest = max(slowest, o.latency)
+		case o.at.After(restartedAt) && (recovered.IsZero() || o.at.Add(o.latency).Before(recovered)):
+			recovered = o.at.Add(o.latency)
+		}
+	}
+	return first503, recovered, slowest
+}
+
+// wantRecords fails unless every acknowledged text is among uid's records.
+func wantRecords(t *testing.T, store *models.Store, uid bson.ObjectID, acked map[string]bool) {
+	t.Helper()
+	recs, err := store.RecordsByOwner(context.Background(), uid, 1_000_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, r := range recs {
+		have[r.Text] = true
+	}
+	lost := 0
+	for text := range acked {
+		if !have[text] {
+			lost++
+		}
+	}
+	if lost > 0 {
+		t.Errorf("%d of %d acknowledged records lost", lost, len(acked))
+	}
+}
+
 // TestStoreProcessOutageUnderLoad: with the store in its own process,
 // killed while users are writing and started again: requests during the
 // outage fail fast with 503 (JSON), /readyz fails, nothing panics, the app
@@ -102,47 +201,8 @@ func TestStoreProcessOutageUnderLoad(t *testing.T) {
 	h := newHarness(t, harnessOptions{store: store, env: map[string]string{"SESSION_CACHE_TTL": "5s"}})
 	b := h.browser()
 	b.login("oauth2", "1001")
-	cookie := b.cookie(sessionCookie)
-	uid := b.userID()
-
-	type outcome struct {
-		at      time.Time
-		status  int
-		latency time.Duration
-	}
-	var (
-		mu       sync.Mutex
-		outcomes []outcome
-		acked    = map[string]bool{}
-		seq      atomic.Int64
-		stop     atomic.Bool
-		wg       sync.WaitGroup
-	)
 	client := &http.Client{Timeout: 30 * time.Second}
-	for range 4 {
-		wg.Go(func() {
-			for !stop.Load() {
-				text := fmt.Sprintf("record %d", seq.Add(1))
-				req, _ := http.NewRequest(http.MethodPost, h.app.URL+"/db", strings.NewReader(`{"text":"`+text+`"}`))
-				req.Header.Set("Content-Type", "application/json")
-				req.AddCookie(&http.Cookie{Name: sessionCookie, Value: cookie})
-				start := time.Now()
-				resp, err := client.Do(req)
-				if err != nil {
-					t.Errorf("POST /db: %v", err)
-					return
-				}
-				resp.Body.Close()
-				mu.Lock()
-				outcomes = append(outcomes, outcome{start, resp.StatusCode, time.Since(start)})
-				if resp.StatusCode == http.StatusCreated {
-					acked[text] = true
-				}
-				mu.Unlock()
-				time.Sleep(5 * time.Millisecond)
-			}
-		})
-	}
+	load := startWriteLoad(t, client, h.app.URL, b.cookie(sessionCookie), 4)
 	readyz := func() int {
 		resp, err := client.Get(h.app.URL + "/readyz")
 		if err != nil {
@@ -162,29 +222,12 @@ func TestStoreProcessOutageUnderLoad(t *testing.T) {
 	restartedAt := time.Now()
 	proc.start()
 	time.Sleep(4 * time.Second)
-	stop.Store(true)
-	wg.Wait()
+	load.finish()
 	if got := readyz(); got != http.StatusOK {
 		t.Errorf("/readyz after the store came back: %d, want 200", got)
 	}
 
-	// Figures: time to the first 503, the slowest answer during the
-	// outage, and time from restart to the first 201.
-	var first503, recovered time.Time
-	var slowest time.Duration
-	for _, o := range outcomes {
-		switch {
-		case o.status != http.StatusCreated && o.status != http.StatusServiceUnavailable:
-			t.Errorf("status %d; want only 201 or 503", o.status)
-		case o.status == http.StatusServiceUnavailable:
-			if first503.IsZero() || o.at.Add(o.latency).Before(first503) {
-				first503 = o.at.Add(o.latency)
-			}
-			slowest = max(slowest, o.latency)
-		case o.at.After(restartedAt) && (recovered.IsZero() || o.at.Add(o.latency).Before(recovered)):
-			recovered = o.at.Add(o.latency)
-		}
-	}
+	first503, recovered, slowest := outageFigures(t, load.outcomes, restartedAt)
 	if first503.IsZero() || recovered.IsZero() {
 		t.Fatalf("no outage seen or no recovery: first 503 %v, recovered %v", first503, recovered)
 	}
@@ -194,29 +237,11 @@ func TestStoreProcessOutageUnderLoad(t *testing.T) {
 	if d := recovered.Sub(restartedAt); d > 10*time.Second {
 		t.Errorf("recovered %v after the store came back; want seconds", d)
 	}
-
-	// Every acknowledged record survived.
-	recs, err := store.RecordsByOwner(ctx, uid, 1_000_000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	have := map[string]bool{}
-	for _, r := range recs {
-		have[r.Text] = true
-	}
-	lost := 0
-	for text := range acked {
-		if !have[text] {
-			lost++
-		}
-	}
-	if lost > 0 {
-		t.Errorf("%d of %d acknowledged records lost", lost, len(acked))
-	}
+	wantRecords(t, store, b.userID(), load.acked)
 	if strings.Contains(h.logs.String(), "panic") {
 		t.Error("panic in the log")
 	}
 	t.Logf("first 503 %v after the kill; slowest 503 %v; first 201 %v after the restart; %d acknowledged, 0 lost",
 		first503.Sub(killedAt).Round(time.Millisecond), slowest.Round(time.Millisecond),
-		recovered.Sub(restartedAt).Round(time.Millisecond), len(acked))
+		recovered.Sub(restartedAt).Round(time.Millisecond), len(load.acked))
 }

@@ -1,6 +1,7 @@
 package models_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -8,6 +9,18 @@ import (
 
 	"example.com/twitterlogin/models"
 )
+
+func TestRecordEvent_RefusesMissingUserOrKind(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t)
+	ctx := testContext(t)
+	if err := s.RecordEvent(ctx, models.Event{Kind: models.EventSignIn}); err == nil {
+		t.Error("RecordEvent without a user succeeded")
+	}
+	if err := s.RecordEvent(ctx, models.Event{UserID: bson.NewObjectID()}); err == nil {
+		t.Error("RecordEvent without a kind succeeded")
+	}
+}
 
 func TestEventsByUser(t *testing.T) {
 	t.Parallel()
@@ -38,13 +51,8 @@ func TestEventsByUser(t *testing.T) {
 		}
 	}
 	want := []models.EventKind{models.EventSessionEnded, models.EventSignOut, models.EventSignIn}
-	if len(kinds) != len(want) {
-		t.Fatalf("kinds = %v, want %v", kinds, want)
-	}
-	for i := range want {
-		if kinds[i] != want[i] {
-			t.Fatalf("kinds = %v, want %v (newest first, ties by _id)", kinds, want)
-		}
+	if !slices.Equal(kinds, want) {
+		t.Fatalf("kinds = %v, want %v (newest first, ties by _id)", kinds, want)
 	}
 	if got := evs[2]; got.Flow != "oauth2" || got.Client != "Firefox" || got.IPPrefix != "192.0.2.0/24" ||
 		!got.At.Equal(t0.UTC().Truncate(time.Millisecond)) {
@@ -53,15 +61,6 @@ func TestEventsByUser(t *testing.T) {
 	if evs, err := s.EventsByUser(ctx, alice, 0); err != nil || evs == nil || len(evs) != 0 {
 		t.Errorf("EventsByUser(limit 0) = %v, %v; want empty", evs, err)
 	}
-
-	t.Run("ErrMissingUserOrKind", func(t *testing.T) {
-		if err := s.RecordEvent(ctx, models.Event{Kind: models.EventSignIn}); err == nil {
-			t.Error("RecordEvent without a user succeeded")
-		}
-		if err := s.RecordEvent(ctx, models.Event{UserID: alice}); err == nil {
-			t.Error("RecordEvent without a kind succeeded")
-		}
-	})
 
 	t.Run("CappedPerUser", func(t *testing.T) {
 		carol := bson.NewObjectID()

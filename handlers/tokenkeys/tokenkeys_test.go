@@ -212,36 +212,7 @@ func TestJWKS(t *testing.T) {
 		t.Fatalf("%d keys published, want 3", len(jwks.Keys))
 	}
 	for _, jk := range jwks.Keys {
-		for _, private := range []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"} {
-			if _, ok := jk[private]; ok {
-				t.Errorf("key %v publishes private member %q", jk["kid"], private)
-			}
-		}
-		for _, m := range []string{"kty", "use", "alg", "kid", "x5c", "x5t#S256"} {
-			if _, ok := jk[m]; !ok {
-				t.Errorf("key %v lacks %q", jk["kid"], m)
-			}
-		}
-		if jk["use"] != "sig" {
-			t.Errorf("use = %v", jk["use"])
-		}
-		x5c := jk["x5c"].([]any)
-		der, err := base64.StdEncoding.DecodeString(x5c[0].(string))
-		if err != nil {
-			t.Fatalf("x5c[0] is not standard base64: %v", err)
-		}
-		leaf, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatal(err)
-		}
-		kid, _ := tokenkeys.Thumbprint(leaf.PublicKey)
-		if kid != jk["kid"] {
-			t.Errorf("kid %v, thumbprint of the x5c key %s", jk["kid"], kid)
-		}
-		sum := sha256.Sum256(der)
-		if x5t := base64.RawURLEncoding.EncodeToString(sum[:]); x5t != jk["x5t#S256"] {
-			t.Errorf("x5t#S256 %v, want %s", jk["x5t#S256"], x5t)
-		}
+		checkPublishedKey(t, jk)
 	}
 
 	// The signing key's x5c is the published PEM certificate, and verifies
@@ -273,6 +244,42 @@ func TestJWKS(t *testing.T) {
 		return
 	}
 	t.Fatal("the signing key is not published")
+}
+
+// checkPublishedKey checks one published JWK: public members only, and an
+// x5c whose key has the kid's thumbprint and whose DER has the x5t#S256.
+func checkPublishedKey(t *testing.T, jk map[string]any) {
+	t.Helper()
+	for _, private := range []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"} {
+		if _, ok := jk[private]; ok {
+			t.Errorf("key %v publishes private member %q", jk["kid"], private)
+		}
+	}
+	for _, m := range []string{"kty", "use", "alg", "kid", "x5c", "x5t#S256"} {
+		if _, ok := jk[m]; !ok {
+			t.Errorf("key %v lacks %q", jk["kid"], m)
+		}
+	}
+	if jk["use"] != "sig" {
+		t.Errorf("use = %v", jk["use"])
+	}
+	x5c := jk["x5c"].([]any)
+	der, err := base64.StdEncoding.DecodeString(x5c[0].(string))
+	if err != nil {
+		t.Fatalf("x5c[0] is not standard base64: %v", err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid, _ := tokenkeys.Thumbprint(leaf.PublicKey)
+	if kid != jk["kid"] {
+		t.Errorf("kid %v, thumbprint of the x5c key %s", jk["kid"], kid)
+	}
+	sum := sha256.Sum256(der)
+	if x5t := base64.RawURLEncoding.EncodeToString(sum[:]); x5t != jk["x5t#S256"] {
+		t.Errorf("x5t#S256 %v, want %s", jk["x5t#S256"], x5t)
+	}
 }
 
 func TestDevKeys(t *testing.T) {
