@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -96,8 +97,8 @@ func (s *Server) finishLogin(c *gin.Context, p models.TwitterProfile, tok models
 
 // cleanProfile checks what Twitter said about the user before it is stored.
 // The avatar is kept only if it is https or served by the provider itself
-// (the dev provider is plain http on loopback), so a page never loads an
-// image from an arbitrary origin.
+// (or, in development, the dev provider's data: URI), so a page never
+// loads an image from an arbitrary origin.
 func (s *Server) cleanProfile(p models.TwitterProfile) (models.TwitterProfile, error) {
 	if !decimalID.MatchString(p.ID) || strings.Trim(p.ID, "0") == "" {
 		return p, errors.New("user id is not a decimal id")
@@ -110,21 +111,31 @@ func (s *Server) cleanProfile(p models.TwitterProfile) (models.TwitterProfile, e
 	if p.Name == "" {
 		p.Name = p.Handle
 	}
-	if !s.acceptableAvatar(p.AvatarURL) {
+	if !acceptableAvatar(s.cfg, p.AvatarURL) {
 		p.AvatarURL = ""
 	}
 	return p, nil
 }
 
-func (s *Server) acceptableAvatar(raw string) bool {
+// devAvatarPrefix starts the avatars the dev provider generates: SVG data:
+// URIs, which survive its restarts on another port. They are accepted in
+// development only, where the page's CSP allows data: images.
+const devAvatarPrefix = "data:image/svg+xml;base64,"
+
+// acceptableAvatar says whether the avatar URL raw may be stored and shown.
+func acceptableAvatar(cfg *config.Config, raw string) bool {
 	if raw == "" || len(raw) > maxURLLen {
 		return false
+	}
+	if b64, ok := strings.CutPrefix(raw, devAvatarPrefix); ok {
+		_, err := base64.StdEncoding.DecodeString(b64)
+		return cfg.Dev && err == nil
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.User != nil {
 		return false
 	}
-	return u.Scheme == "https" || u.Scheme+"://"+u.Host == providerOrigin(s.cfg)
+	return u.Scheme == "https" || u.Scheme+"://"+u.Host == providerOrigin(cfg)
 }
 
 // truncate cuts s to at most n runes.

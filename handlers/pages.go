@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -16,8 +17,12 @@ import (
 // layout is what every page shows: the title, who is signed in, and
 // whether the dev provider stands in for Twitter.
 type layout struct {
-	Title       string
-	User        *models.User
+	Title string
+	User  *models.User
+	// Avatar is the user's avatar URL, checked again as it is shown: the
+	// template takes it as is (html/template would refuse the dev
+	// provider's data: URIs).
+	Avatar      template.URL
 	CSRFToken   string
 	DevProvider bool
 }
@@ -49,6 +54,9 @@ func (s *Server) layout(c *gin.Context, title string) layout {
 	if sess := sessionFrom(c.Request.Context()); sess != nil {
 		l.User = sess.User
 		l.CSRFToken = s.csrfToken(sess.ID)
+		if acceptableAvatar(s.cfg, sess.User.AvatarURL) {
+			l.Avatar = template.URL(sess.User.AvatarURL)
+		}
 	}
 	return l
 }

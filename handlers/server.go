@@ -270,12 +270,15 @@ func (s *Server) noReferrer(c *gin.Context) {
 }
 
 // contentSecurityPolicy allows nothing but our own assets, plus avatars from
-// Twitter's image hosts (and from the provider itself, for the dev
-// provider, which serves its own).
+// Twitter's image hosts (and from the provider itself, and data: URIs in
+// development, for the dev provider's own).
 func contentSecurityPolicy(cfg *config.Config) string {
 	img := []string{"'self'", "https://pbs.twimg.com", "https://abs.twimg.com"}
 	if o := providerOrigin(cfg); o != "" && !strings.HasPrefix(o, "https://api.x.com") {
 		img = append(img, o)
+	}
+	if cfg.Dev {
+		img = append(img, "data:") // the dev provider's generated avatars
 	}
 	return "default-src 'none'; script-src 'none'; style-src 'self'; img-src " + strings.Join(img, " ") +
 		"; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"

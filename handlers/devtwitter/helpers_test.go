@@ -2,6 +2,7 @@ package devtwitter
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -256,4 +257,22 @@ func (e *testEnv) invalidatedOAuth1Token(t *testing.T, user string) (token, secr
 		t.Error("TokenActive(invalidated token) = true")
 	}
 	return at, as
+}
+
+// wantGeneratedAvatar checks that avatar is the generated SVG as a data:
+// URI, showing the given initials: no URL to the provider, which would
+// break when it restarts on another port.
+func wantGeneratedAvatar(t *testing.T, avatar, initials string) {
+	t.Helper()
+	b64, ok := strings.CutPrefix(avatar, "data:image/svg+xml;base64,")
+	if !ok {
+		t.Fatalf("avatar %q is not an SVG data: URI", avatar)
+	}
+	svg, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		t.Fatalf("avatar data: %v", err)
+	}
+	if !strings.Contains(string(svg), ">"+initials+"</text>") {
+		t.Errorf("avatar SVG %s lacks the initials %s", svg, initials)
+	}
 }

@@ -57,7 +57,7 @@ func (p *Provider) handleVerifyCredentials(w http.ResponseWriter, r *http.Reques
 	}
 	q := r.URL.Query()
 	id, _ := strconv.ParseInt(u.ID, 10, 64) // validated by validateUser
-	avatar := avatarURL(r, u)
+	avatar := avatarURL(u)
 	body := v1User{
 		ID: id, IDStr: u.ID, Name: u.Name, ScreenName: u.ScreenName,
 		CreatedAt:            "Mon Dec 10 00:00:00 +0000 1815",

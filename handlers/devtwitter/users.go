@@ -1,8 +1,8 @@
 package devtwitter
 
 import (
+	"encoding/base64"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strconv"
 )
@@ -79,12 +79,15 @@ func (p *Provider) userOrFirst(id string) string {
 	return p.users[0].ID
 }
 
-// avatarURL is u's profile image URL as seen by the client of r.
-func avatarURL(r *http.Request, u User) string {
+// avatarURL is u's profile image URL: the one set for u, or else the
+// generated image as a data: URI. A URL to the provider itself would break
+// when it restarts on another port, and would be plain http in a field
+// named profile_image_url_https.
+func avatarURL(u User) string {
 	if u.AvatarURL != "" {
 		return u.AvatarURL
 	}
-	return (&url.URL{Scheme: "http", Host: r.Host, Path: "/avatars/" + u.ID + ".svg"}).String()
+	return "data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString([]byte(avatarSVG(u)))
 }
 
 func validateUser(u User) error {

@@ -42,7 +42,7 @@ func (p *Provider) handleUsersMe(w http.ResponseWriter, r *http.Request) {
 	for field := range strings.SplitSeq(r.URL.Query().Get("user.fields"), ",") {
 		switch strings.TrimSpace(field) {
 		case "profile_image_url":
-			data["profile_image_url"] = avatarURL(r, u)
+			data["profile_image_url"] = avatarURL(u)
 		case "created_at":
 			data["created_at"] = "1815-12-10T00:00:00.000Z"
 		case "description":
