@@ -98,3 +98,68 @@ func keysString(keys bson.D) string {
 	}
 	return out + "}"
 }
+
+// CanCreateIndexes says whether the store's user may create the indexes
+// that [Store.CheckIndexes] looks for, as the server reports it
+// (connectionStatus, which needs no privilege): yes when the server
+// enforces no access control (it answered, and nobody is authenticated),
+// or when the user holds createIndex on the database or on every
+// collection concerned.
+func (s *Store) CanCreateIndexes(ctx context.Context) (bool, error) {
+	var status connectionStatus
+	cmd := bson.D{{Key: "connectionStatus", Value: 1}, {Key: "showPrivileges", Value: true}}
+	if err := s.db.RunCommand(ctx, cmd).Decode(&status); err != nil {
+		return false, fmt.Errorf("connection status: %w", storeError(err))
+	}
+	var colls []string
+	for _, ix := range s.requiredIndexes() {
+		colls = append(colls, ix.coll.Name())
+	}
+	return status.mayCreateIndexes(s.db.Name(), colls), nil
+}
+
+// connectionStatus is the part of the connectionStatus command's answer
+// that says who is signed in and what they may do.
+type connectionStatus struct {
+	AuthInfo struct {
+		Users      []bson.Raw  `bson:"authenticatedUsers"`
+		Privileges []privilege `bson:"authenticatedUserPrivileges"`
+	} `bson:"authInfo"`
+}
+
+// privilege is what a user may do (actions) on what (resource): a
+// database and collection, where "" means any, or any resource at all.
+type privilege struct {
+	Resource struct {
+		DB          *string `bson:"db"`
+		Collection  *string `bson:"collection"`
+		AnyResource bool    `bson:"anyResource"`
+	} `bson:"resource"`
+	Actions []string `bson:"actions"`
+}
+
+// mayCreateIndexes says whether the status allows createIndex on every one
+// of colls in database db.
+func (st connectionStatus) mayCreateIndexes(db string, colls []string) bool {
+	if len(st.AuthInfo.Users) == 0 {
+		return true
+	}
+	return !slices.ContainsFunc(colls, func(coll string) bool {
+		return !slices.ContainsFunc(st.AuthInfo.Privileges, func(p privilege) bool {
+			return p.allows("createIndex", db, coll)
+		})
+	})
+}
+
+// allows says whether p grants action on collection coll of database db.
+func (p privilege) allows(action, db, coll string) bool {
+	if !slices.Contains(p.Actions, action) {
+		return false
+	}
+	if p.Resource.AnyResource {
+		return true
+	}
+	r := p.Resource
+	return r.DB != nil && r.Collection != nil &&
+		(*r.DB == "" || *r.DB == db) && (*r.Collection == "" || *r.Collection == coll)
+}

@@ -181,16 +181,27 @@ func (c *checker) checkStore(ctx context.Context, cfg *config.Config) {
 	}
 	defer store.Close(context.WithoutCancel(ctx))
 	c.ok("store", "the %s answers (database %s)", what, cfg.MongoDatabase)
+	c.checkIndexes(ctx, store)
+}
+
+// checkIndexes reports the indexes the server needs: missing ones are fine
+// before the first start, which creates them, if the user may.
+func (c *checker) checkIndexes(ctx context.Context, store *models.Store) {
 	missing, err := store.CheckIndexes(ctx)
-	switch {
-	case err != nil:
+	if err != nil {
 		c.fail("store indexes", "cannot list indexes", "the database user needs the listIndexes action")
-	case len(missing) > 0:
-		c.fail("store indexes", "missing: "+strings.Join(missing, "; "),
-			"the server creates them at start-up: start it once, and give its database user the createIndex action")
-	default:
-		c.ok("store indexes", "in place")
+		return
 	}
+	if len(missing) == 0 {
+		c.ok("store indexes", "in place")
+		return
+	}
+	if can, err := store.CanCreateIndexes(ctx); err == nil && can {
+		c.ok("store indexes", "missing, will be created at start-up: %s", strings.Join(missing, "; "))
+		return
+	}
+	c.fail("store indexes", "missing: "+strings.Join(missing, "; "),
+		"the database user cannot create them: give it the createIndex action (readWrite has it), or create them as an administrator")
 }
 
 // checkTwitter checks the keys of every configured flow against Twitter.
