@@ -28,7 +28,8 @@ var secrets = map[string]string{
 }
 
 // required are the variables without which compose must refuse to start.
-var required = []string{"PUBLIC_URL", "SESSION_SECRET", "TOKEN_ENCRYPTION_KEYS", "MONGO_ROOT_PASSWORD", "MONGO_APP_PASSWORD"}
+var required = []string{"PUBLIC_URL", "SESSION_SECRET", "TOKEN_ENCRYPTION_KEYS", "MONGO_ROOT_PASSWORD", "MONGO_APP_PASSWORD",
+	"TWITTER_CLIENT_ID", "TWITTER_CLIENT_SECRET"}
 
 // notForApps are the variables the app reads that the fleet deliberately
 // leaves at their defaults.
@@ -249,6 +250,27 @@ func TestCompose_Secrets(t *testing.T) {
 				t.Errorf("compose loads without %s (err %v)", name, err)
 			}
 		})
+	}
+}
+
+// TestCompose_HeaderExample: the example at the top of the file sets every
+// variable compose requires, so following it works the first time.
+func TestCompose_HeaderExample(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(root(t), "docker-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var header strings.Builder
+	for line := range strings.Lines(string(raw)) {
+		if !strings.HasPrefix(line, "#") {
+			break
+		}
+		header.WriteString(line)
+	}
+	for _, name := range required {
+		if !strings.Contains(header.String(), " "+name+"=") {
+			t.Errorf("the header's example does not set %s", name)
+		}
 	}
 }
 
