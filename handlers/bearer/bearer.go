@@ -20,6 +20,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"strings"
@@ -71,6 +72,10 @@ type Options struct {
 	MaxLifetime time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Roots, if set, are the certificate authorities a key's x5c chain
+	// must lead to: a key without x5c, or whose chain does not verify to
+	// one of them, is refused. Unset, a key is trusted for being in Keys.
+	Roots *x509.CertPool
 }
 
 // Verifier checks service tokens. Build it with New; it is safe for
@@ -81,6 +86,7 @@ type Verifier struct {
 	maxLifetime time.Duration
 	leeway      time.Duration
 	now         func() time.Time
+	roots       *x509.CertPool // nil: x5c chains are not verified
 	parser      *jwt.Parser
 }
 
@@ -97,7 +103,7 @@ func New(o Options) (*Verifier, error) {
 	case o.Leeway < 0 || o.Leeway > MaxLeeway:
 		return nil, fmt.Errorf("bearer: Options.Leeway must be between 0 and %s, but is %s", MaxLeeway, o.Leeway)
 	}
-	v := &Verifier{keys: o.Keys, realm: o.Realm, maxLifetime: o.MaxLifetime, leeway: o.Leeway, now: o.Now}
+	v := &Verifier{keys: o.Keys, realm: o.Realm, maxLifetime: o.MaxLifetime, leeway: o.Leeway, now: o.Now, roots: o.Roots}
 	if v.realm == "" {
 		v.realm = o.Audience
 	}
@@ -202,13 +208,39 @@ func (v *Verifier) key(ctx context.Context, t *jwt.Token) (any, error) {
 	}
 	// A key whose certificate is outside its validity period is unusable
 	// (security.md S78).
-	if x5c := jwk.X509().X5C; len(x5c) > 0 {
+	x5c := jwk.X509().X5C
+	if len(x5c) > 0 {
 		now := v.now()
 		if now.Before(x5c[0].NotBefore) || now.After(x5c[0].NotAfter) {
 			return nil, fmt.Errorf("%w: the certificate of key %s is not valid now", errKeyAlg, kid)
 		}
 	}
+	if v.roots != nil {
+		if err := v.verifyChain(x5c); err != nil {
+			return nil, fmt.Errorf("%w: key %s: %w", errKeyAlg, kid, err)
+		}
+	}
 	return pub, nil
+}
+
+// verifyChain checks that an x5c chain (leaf first) leads to one of the
+// configured roots now.
+func (v *Verifier) verifyChain(x5c []*x509.Certificate) error {
+	if len(x5c) == 0 {
+		return errors.New("no x5c chain to verify against the configured roots")
+	}
+	inter := x509.NewCertPool()
+	for _, c := range x5c[1:] {
+		inter.AddCert(c)
+	}
+	_, err := x5c[0].Verify(x509.VerifyOptions{
+		Roots: v.roots, Intermediates: inter, CurrentTime: v.now(),
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+	})
+	if err != nil {
+		return fmt.Errorf("the x5c chain does not lead to a configured root: %w", err)
+	}
+	return nil
 }
 
 var (

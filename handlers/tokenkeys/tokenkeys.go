@@ -88,12 +88,16 @@ func (k *Key) Sign(claims jwt.Claims, typ string) (string, error) {
 }
 
 // NewKey pairs a private key with its certificate chain (leaf first). It
-// fails if the key does not match the leaf, the leaf has expired at now,
+// fails if a certificate of the chain is not signed by the next one, the
+// key does not match the leaf, the leaf has expired at now,
 // its key usage excludes signatures, or the key is RSA under MinRSABits,
 // ECDSA on a curve other than P-256, or of another type.
 func NewKey(signer crypto.Signer, chain []*x509.Certificate, now time.Time) (*Key, error) {
 	if len(chain) == 0 {
 		return nil, errors.New("no certificate")
+	}
+	if err := checkChain(chain); err != nil {
+		return nil, err
 	}
 	leaf := chain[0]
 	pub := signer.Public()
@@ -130,6 +134,43 @@ func NewKey(signer crypto.Signer, chain []*x509.Certificate, now time.Time) (*Ke
 	sum := sha256.Sum256(leaf.Raw)
 	k.X5TS256 = base64.RawURLEncoding.EncodeToString(sum[:])
 	return k, nil
+}
+
+// checkChain checks that each certificate of chain (leaf first) is signed
+// by the next one, which must be a certificate authority.
+func checkChain(chain []*x509.Certificate) error {
+	for i := 1; i < len(chain); i++ {
+		if err := chain[i-1].CheckSignatureFrom(chain[i]); err != nil {
+			return fmt.Errorf("certificate %d of the chain (%s) is not signed by the next one (%s): %w",
+				i, chain[i-1].Subject, chain[i].Subject, err)
+		}
+	}
+	return nil
+}
+
+// VerifyChain checks that k's chain leads to one of roots, at now or, for
+// a certificate not valid yet, when it becomes valid.
+func (k *Key) VerifyChain(roots *x509.CertPool, now time.Time) error {
+	leaf := k.Chain[0]
+	inter := x509.NewCertPool()
+	for _, c := range k.Chain[1:] {
+		inter.AddCert(c)
+	}
+	_, err := leaf.Verify(x509.VerifyOptions{
+		Roots: roots, Intermediates: inter, CurrentTime: maxTime(now, leaf.NotBefore),
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+	})
+	if err != nil {
+		return fmt.Errorf("key %s: the certificate chain does not lead to a configured root: %w", k.KID, err)
+	}
+	return nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // Thumbprint returns the RFC 7638 JWK thumbprint (SHA-256, base64url) of
@@ -188,6 +229,17 @@ func NewSet(keys ...*Key) (*Set, error) {
 
 // Keys returns every key, newest certificate first.
 func (s *Set) Keys() []*Key { return slices.Clone(s.keys) }
+
+// VerifyChains checks that every key's chain leads to one of roots
+// ([Key.VerifyChain]).
+func (s *Set) VerifyChains(roots *x509.CertPool, now time.Time) error {
+	for _, k := range s.keys {
+		if err := k.VerifyChain(roots, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Signing returns the key that signs at now: the one with the newest
 // certificate that is valid at now. A key whose certificate is not valid
