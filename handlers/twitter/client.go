@@ -2,7 +2,6 @@ package twitter
 
 import (
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/dghubble/oauth1"
@@ -11,9 +10,6 @@ import (
 
 // maxBody caps what is read of an answer (x/oauth2 does the same).
 const maxBody = 1 << 20
-
-// scopes are the least Twitter needs for GET /2/users/me.
-var scopes = []string{"tweet.read", "users.read"}
 
 // Config is what a Client needs to know about the app and Twitter.
 type Config struct {
@@ -58,7 +54,9 @@ func New(cfg Config) *Client {
 	if hc == nil {
 		hc = NewHTTPClient(10 * time.Second)
 	}
-	sc := slices.Clone(scopes)
+	// The least Twitter needs for GET /2/users/me, and offline.access only
+	// when refresh tokens are wanted.
+	sc := []string{"tweet.read", "users.read"}
 	if cfg.OfflineAccess {
 		sc = append(sc, "offline.access")
 	}

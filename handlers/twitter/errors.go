@@ -34,6 +34,7 @@ type TokenError struct {
 	ErrorCode string
 }
 
+// Error names the call, the status and Twitter's codes.
 func (e *TokenError) Error() string {
 	s := fmt.Sprintf("twitter: %s %s: status %d", e.Method, e.Path, e.StatusCode)
 	if e.Code != 0 {
@@ -68,6 +69,7 @@ type APIError struct {
 	RateLimitReset time.Time
 }
 
+// Error names the call, the status and Twitter's code.
 func (e *APIError) Error() string {
 	s := fmt.Sprintf("twitter: %s %s: status %d", e.Method, e.Path, e.StatusCode)
 	if e.Code != 0 {
@@ -87,6 +89,7 @@ type NetError struct {
 	Err error
 }
 
+// Error names the call and the cause.
 func (e *NetError) Error() string {
 	return fmt.Sprintf("twitter: %s %s: %v", e.Method, e.Path, e.Err)
 }
