@@ -1,61 +1,54 @@
 package handlers
 
 import (
-	"context"
 	"crypto/subtle"
 	"errors"
-	"fmt"
 	"net/http"
-	"regexp"
-	"strconv"
 
-	"github.com/dghubble/oauth1"
 	"github.com/gin-gonic/gin"
 
 	"example.com/twitterlogin/config"
+	"example.com/twitterlogin/handlers/twitter"
 	"example.com/twitterlogin/models"
 )
 
-func newOAuth1Config(cfg *config.Config, client *http.Client) *oauth1.Config {
-	return &oauth1.Config{
-		ConsumerKey:    cfg.Twitter.ConsumerKey,
-		ConsumerSecret: cfg.Twitter.ConsumerSecret,
-		CallbackURL:    cfg.CallbackURL(config.OAuth1),
-		// All three on one host: the signature covers the host, and a
-		// signed POST must not be redirected elsewhere.
-		Endpoint: oauth1.Endpoint{
-			RequestTokenURL: cfg.Twitter.APIBase + "/oauth/request_token",
-			AuthorizeURL:    cfg.Twitter.APIBase + "/oauth/authenticate",
-			AccessTokenURL:  cfg.Twitter.APIBase + "/oauth/access_token",
-		},
-		HTTPClient: client,
-		// Set here, not lazily by the library on first use: the config
-		// is shared by concurrent requests and revocations.
-		Noncer: oauth1.Base64Noncer{},
-	}
+// newTwitterClient is the Twitter client of both flows, calling through
+// client.
+func newTwitterClient(cfg *config.Config, client *http.Client) *twitter.Client {
+	return twitter.New(twitter.Config{
+		APIBase:           cfg.Twitter.APIBase,
+		AuthorizeBase:     cfg.Twitter.AuthorizeBase,
+		ConsumerKey:       cfg.Twitter.ConsumerKey,
+		ConsumerSecret:    cfg.Twitter.ConsumerSecret,
+		OAuth1CallbackURL: cfg.CallbackURL(config.OAuth1),
+		ClientID:          cfg.Twitter.ClientID,
+		ClientSecret:      cfg.Twitter.ClientSecret,
+		OAuth2RedirectURL: cfg.CallbackURL(config.OAuth2),
+		OfflineAccess:     cfg.Twitter.OfflineAccess,
+		HTTPClient:        client,
+	})
 }
 
 // handleOAuth1Login starts a "Sign in with Twitter" (OAuth 1.0a) login: it
 // gets a request token, seals it into this browser's login-state cookie,
 // and sends the browser to Twitter to authenticate.
 func (s *Server) handleOAuth1Login(c *gin.Context) {
-	// dghubble/oauth1 takes no context; its HTTPClient has the timeout.
-	token, secret, err := s.oauth1.RequestToken()
+	token, secret, err := s.twitter.RequestToken(c.Request.Context())
 	if err != nil {
-		s.fail(c, &providerError{step: "request token", err: redactOAuth1Error(err)})
+		s.fail(c, &providerError{step: "request token", err: err})
 		return
 	}
 	if err := s.startLogin(c, loginState{Flow: config.OAuth1, Token: token, Secret: secret}); err != nil {
 		s.fail(c, err)
 		return
 	}
-	u, err := s.oauth1.AuthorizationURL(token)
+	u, err := s.twitter.AuthorizationURL(token)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	c.Header("Cache-Control", "no-store")
-	c.Redirect(http.StatusFound, u.String())
+	c.Redirect(http.StatusFound, u)
 }
 
 // handleOAuth1Callback completes the login: the returned request token must
@@ -85,71 +78,25 @@ func (s *Server) handleOAuth1Callback(c *gin.Context) {
 		s.fail(c, loginFailed(errors.New("request token mismatch")))
 		return
 	}
-	accessToken, accessSecret, err := s.oauth1.AccessToken(ls.Token, ls.Secret, verifier)
-	if status, _ := oauth1Status(err); status == http.StatusUnauthorized {
+	accessToken, accessSecret, err := s.twitter.AccessToken(c.Request.Context(), ls.Token, ls.Secret, verifier)
+	var te *twitter.TokenError
+	if errors.As(err, &te) && te.StatusCode == http.StatusUnauthorized {
 		// The request token was just accepted with the same keys, so a 401
 		// here means a used, expired or forged verifier.
-		s.fail(c, loginFailed(redactOAuth1Error(err)))
+		s.fail(c, loginFailed(err))
 		return
 	} else if err != nil {
-		s.fail(c, &providerError{step: "access token", err: redactOAuth1Error(err)})
+		s.fail(c, &providerError{step: "access token", err: err})
 		return
 	}
-	profile, err := s.verifyCredentials(c.Request.Context(), oauth1.NewToken(accessToken, accessSecret))
+	user, err := s.twitter.VerifyCredentials(c.Request.Context(), accessToken, accessSecret)
 	if err != nil {
 		s.fail(c, &providerError{step: "verify credentials", err: err})
 		return
 	}
-	s.finishLogin(c, profile, models.ProviderToken{
+	s.finishLogin(c, models.TwitterProfile(user), models.ProviderToken{
 		Flow:        string(config.OAuth1),
 		AccessToken: accessToken,
 		TokenSecret: accessSecret,
 	})
-}
-
-// verifyCredentials asks Twitter's v1.1 API who owns token.
-func (s *Server) verifyCredentials(ctx context.Context, token *oauth1.Token) (models.TwitterProfile, error) {
-	var p models.TwitterProfile
-	client := s.oauth1.Client(context.WithValue(ctx, oauth1.HTTPClient, s.httpClient), token)
-	client.Timeout = s.httpClient.Timeout
-	client.CheckRedirect = s.httpClient.CheckRedirect
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
-		s.cfg.Twitter.APIBase+"/1.1/account/verify_credentials.json?include_entities=false&skip_status=true&include_email=false", nil)
-	if err != nil {
-		return p, err
-	}
-	var body struct {
-		IDStr                string `json:"id_str"`
-		ScreenName           string `json:"screen_name"`
-		Name                 string `json:"name"`
-		ProfileImageURLHTTPS string `json:"profile_image_url_https"`
-	}
-	if err := s.getJSON(client, req, &body); err != nil {
-		return p, err
-	}
-	return models.TwitterProfile{ID: body.IDStr, Handle: body.ScreenName, Name: body.Name, AvatarURL: body.ProfileImageURLHTTPS}, nil
-}
-
-var oauth1StatusErr = regexp.MustCompile(`^oauth1: invalid status ([0-9]{3})`)
-
-// oauth1Status extracts the HTTP status from a dghubble/oauth1 token error.
-func oauth1Status(err error) (int, bool) {
-	if err == nil {
-		return 0, false
-	}
-	m := oauth1StatusErr.FindStringSubmatch(err.Error())
-	if m == nil {
-		return 0, false
-	}
-	n, _ := strconv.Atoi(m[1])
-	return n, true
-}
-
-// redactOAuth1Error drops the response body that dghubble/oauth1 quotes in
-// its errors: we log the status, not what the provider chose to send.
-func redactOAuth1Error(err error) error {
-	if status, ok := oauth1Status(err); ok {
-		return fmt.Errorf("token endpoint: status %d", status)
-	}
-	return redactURLError(err)
 }

@@ -114,7 +114,7 @@ func (s *Server) fail(c *gin.Context, err error) {
 		return
 	}
 	if rl := rateLimited(err); rl != nil {
-		c.Header("Retry-After", retryAfter(rl.reset, s.now()))
+		c.Header("Retry-After", retryAfter(rl.RateLimitReset, s.now()))
 	}
 	if wantsJSON(c) {
 		c.Header("Cache-Control", "no-store")

@@ -2,22 +2,18 @@ package handlers
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/dghubble/oauth1"
 	"github.com/gin-gonic/gin"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"example.com/twitterlogin/config"
+	"example.com/twitterlogin/handlers/twitter"
 	"example.com/twitterlogin/models"
 )
 
@@ -240,63 +236,37 @@ func (s *Server) finishRevocation(ctx context.Context, job revocation, attempts 
 	}
 }
 
-// revokeOAuth2 is POST /2/oauth2/revoke with Basic client authentication,
-// as for the token endpoint. Only 429, 5xx and network errors are worth
-// retrying.
+// revokeOAuth2 revokes an OAuth 2.0 token at Twitter; hint is its kind.
+// Only 429, 5xx and network errors are worth retrying.
 func (s *Server) revokeOAuth2(ctx context.Context, token, hint string) (bool, error) {
-	form := url.Values{"token": {token}, "token_type_hint": {hint}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.Twitter.APIBase+"/2/oauth2/revoke", strings.NewReader(form.Encode()))
-	if err != nil {
-		return false, err
+	if err := s.twitter.Revoke(ctx, token, hint); err != nil {
+		return retryRevoke(err), fmt.Errorf("revoke %s: %w", hint, err)
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	// RFC 6749 §2.3.1: form-encoded, then Basic (as golang.org/x/oauth2).
-	req.SetBasicAuth(url.QueryEscape(s.cfg.Twitter.ClientID), url.QueryEscape(s.cfg.Twitter.ClientSecret))
-	resp, err := s.httpClient.Do(req)
-	if err != nil {
-		return true, fmt.Errorf("revoke %s: %w", hint, redactURLError(err))
-	}
-	defer resp.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(resp.Body, maxProviderBody))
-	if resp.StatusCode == http.StatusOK {
-		return false, nil
-	}
-	return retryable(resp.StatusCode), fmt.Errorf("revoke %s: status %d", hint, resp.StatusCode)
+	return false, nil
 }
 
-// codeInvalidToken is Twitter's v1.1 error code for an invalidated or
-// expired token: invalidating it again means it is already dead.
-const codeInvalidToken = 89
-
-// invalidateOAuth1 is POST /1.1/oauth/invalidate_token, signed with the
-// token to invalidate.
+// invalidateOAuth1 invalidates an OAuth 1.0a token at Twitter. A token
+// Twitter reports as already invalid is as good as invalidated.
 func (s *Server) invalidateOAuth1(ctx context.Context, token, secret string) (bool, error) {
-	client := s.oauth1.Client(context.WithValue(ctx, oauth1.HTTPClient, s.httpClient), oauth1.NewToken(token, secret))
-	client.CheckRedirect = s.httpClient.CheckRedirect
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.Twitter.APIBase+"/1.1/oauth/invalidate_token", nil)
-	if err != nil {
-		return false, err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return true, fmt.Errorf("invalidate token: %w", redactURLError(err))
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxProviderBody))
-	if resp.StatusCode == http.StatusOK {
+	err := s.twitter.InvalidateToken(ctx, token, secret)
+	var ae *twitter.APIError
+	if errors.As(err, &ae) && ae.StatusCode == http.StatusUnauthorized && ae.Code == twitter.CodeInvalidToken {
 		return false, nil
+	} else if err != nil {
+		return retryRevoke(err), fmt.Errorf("invalidate token: %w", err)
 	}
-	if resp.StatusCode == http.StatusUnauthorized {
-		var e struct {
-			Errors []struct {
-				Code int `json:"code"`
-			} `json:"errors"`
-		}
-		if json.Unmarshal(body, &e) == nil && len(e.Errors) > 0 && e.Errors[0].Code == codeInvalidToken {
-			return false, nil
-		}
+	return false, nil
+}
+
+// retryRevoke reports whether a failed revocation call is worth another
+// try: Twitter did not answer, or answered 429 or 5xx.
+func retryRevoke(err error) bool {
+	var ae *twitter.APIError
+	if errors.As(err, &ae) {
+		return retryable(ae.StatusCode)
 	}
-	return retryable(resp.StatusCode), fmt.Errorf("invalidate token: status %d", resp.StatusCode)
+	var ne *twitter.NetError
+	return errors.As(err, &ne)
 }
 
 func retryable(status int) bool {

@@ -17,16 +17,15 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/dghubble/oauth1"
 	"github.com/gin-gonic/gin"
 	"github.com/golang-jwt/jwt/v5"
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"golang.org/x/oauth2"
 	"golang.org/x/sync/singleflight"
 
 	"example.com/twitterlogin/config"
 	"example.com/twitterlogin/handlers/bearer"
 	"example.com/twitterlogin/handlers/tokenkeys"
+	"example.com/twitterlogin/handlers/twitter"
 	"example.com/twitterlogin/models"
 	"example.com/twitterlogin/templates"
 )
@@ -103,8 +102,7 @@ type Server struct {
 	issuer    string
 	jwtParser *jwt.Parser
 	stateAEAD cipher.AEAD
-	oauth2    *oauth2.Config
-	oauth1    *oauth1.Config
+	twitter   *twitter.Client
 	csp       string
 	pages     *template.Template
 	engine    *gin.Engine
@@ -168,10 +166,7 @@ func New(opts Options) (*Server, error) {
 		s.now = time.Now
 	}
 	if s.httpClient == nil {
-		s.httpClient = &http.Client{
-			Timeout:       cfg.Twitter.Timeout,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
+		s.httpClient = twitter.NewHTTPClient(cfg.Twitter.Timeout)
 	}
 	if s.storeTimeout <= 0 {
 		s.storeTimeout = 5 * time.Second
@@ -187,8 +182,7 @@ func New(opts Options) (*Server, error) {
 	if s.pages, err = templates.Parse(); err != nil {
 		return nil, fmt.Errorf("handlers: %w", err)
 	}
-	s.oauth2 = newOAuth2Config(cfg)
-	s.oauth1 = newOAuth1Config(cfg, s.httpClient)
+	s.twitter = newTwitterClient(cfg, s.httpClient)
 	s.csp = contentSecurityPolicy(cfg)
 	if err := s.setUpTokens(opts.TokenKeys); err != nil {
 		return nil, fmt.Errorf("handlers: %w", err)

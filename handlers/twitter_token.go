@@ -5,16 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 
-	"github.com/dghubble/oauth1"
 	"github.com/gin-gonic/gin"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"golang.org/x/oauth2"
 
 	"example.com/twitterlogin/config"
+	"example.com/twitterlogin/handlers/twitter"
 	"example.com/twitterlogin/models"
 )
 
@@ -44,15 +43,6 @@ const (
 // only a new sign-in can get another.
 var errTwitterLoginEnded = errors.New("twitter login ended")
 
-// oauth2ScopesFor is the scope list of OAuth 2.0 logins: offline.access
-// only when refresh tokens are wanted (least scope, S30).
-func oauth2ScopesFor(cfg *config.Config) []string {
-	if cfg.Twitter.OfflineAccess {
-		return slices.Concat(oauth2Scopes, []string{"offline.access"})
-	}
-	return slices.Clone(oauth2Scopes)
-}
-
 // oauth2ProviderToken is what is stored of a token response. The expiry is
 // computed on the server's clock from expires_in; the generation starts
 // from the clock too, so a new login never reuses an old generation.
@@ -74,30 +64,11 @@ func (s *Server) oauth2ProviderToken(tok *oauth2.Token) models.ProviderToken {
 	return pt
 }
 
-// apiStatusError is a non-200 answer from Twitter's API. It carries the
-// status, and for a 429 when the rate-limit window resets, but no body.
-type apiStatusError struct {
-	method, path string
-	status       int
-	reset        time.Time // x-rate-limit-reset; zero if absent
-}
-
-func (e *apiStatusError) Error() string {
-	return fmt.Sprintf("%s %s: status %d", e.method, e.path, e.status)
-}
-
-func newAPIStatusError(req *http.Request, resp *http.Response) *apiStatusError {
-	e := &apiStatusError{method: req.Method, path: req.URL.Path, status: resp.StatusCode}
-	if n, err := strconv.ParseInt(resp.Header.Get("x-rate-limit-reset"), 10, 64); err == nil && n > 0 {
-		e.reset = time.Unix(n, 0)
-	}
-	return e
-}
-
-// rateLimited returns the 429 behind err, or nil.
-func rateLimited(err error) *apiStatusError {
-	var se *apiStatusError
-	if errors.As(err, &se) && se.status == http.StatusTooManyRequests {
+// rateLimited returns the API call's 429 behind err, or nil. A token
+// endpoint's 429 is not one: it fails the sign-in like any refusal.
+func rateLimited(err error) *twitter.APIError {
+	var se *twitter.APIError
+	if errors.As(err, &se) && se.StatusCode == http.StatusTooManyRequests {
 		return se
 	}
 	return nil
@@ -238,16 +209,13 @@ func (s *Server) refreshWithClaim(ctx context.Context, userID bson.ObjectID, tok
 // refreshAtTwitter spends refreshToken at Twitter's token endpoint. A
 // refusal (invalid_grant, or X's invalid_request) is errTwitterLoginEnded.
 func (s *Server) refreshAtTwitter(ctx context.Context, refreshToken string) (models.ProviderToken, error) {
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, s.httpClient)
-	tok, err := s.oauth2.TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
-	var re *oauth2.RetrieveError
+	tok, err := s.twitter.Refresh(ctx, refreshToken)
+	var te *twitter.TokenError
 	switch {
-	case errors.As(err, &re) && (re.ErrorCode == "invalid_grant" || re.ErrorCode == "invalid_request"):
-		return models.ProviderToken{}, fmt.Errorf("%w: refresh refused: %w", errTwitterLoginEnded, redactRetrieveError(err))
+	case errors.As(err, &te) && te.GrantRefused():
+		return models.ProviderToken{}, fmt.Errorf("%w: refresh refused: %w", errTwitterLoginEnded, err)
 	case err != nil:
-		return models.ProviderToken{}, &providerError{step: "token refresh", err: redactRetrieveError(err)}
-	case tok.Type() != "Bearer":
-		return models.ProviderToken{}, &providerError{step: "token refresh", err: fmt.Errorf("token type %q, want bearer", tok.TokenType)}
+		return models.ProviderToken{}, &providerError{step: "token refresh", err: err}
 	}
 	// Twitter rotates refresh tokens; x/oauth2 keeps the old one when a
 	// response has none.
@@ -279,16 +247,16 @@ func (s *Server) handleTwitterMe(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	var p models.TwitterProfile
+	var p twitter.User
 	step := "users/me"
 	if tok.Flow == string(config.OAuth1) {
 		step = "verify credentials"
-		p, err = s.verifyCredentials(ctx, oauth1.NewToken(tok.AccessToken, tok.TokenSecret))
+		p, err = s.twitter.VerifyCredentials(ctx, tok.AccessToken, tok.TokenSecret)
 	} else {
-		p, err = s.usersMe(ctx, tok.AccessToken)
+		p, err = s.twitter.UsersMe(ctx, tok.AccessToken)
 	}
-	var se *apiStatusError
-	if errors.As(err, &se) && se.status == http.StatusUnauthorized {
+	var se *twitter.APIError
+	if errors.As(err, &se) && se.StatusCode == http.StatusUnauthorized {
 		// Revoked at Twitter (by the user, say): the credential is dead.
 		s.endTwitterLogin(c, sess, fmt.Errorf("%w: %w", errTwitterLoginEnded, err))
 		return

@@ -2,23 +2,18 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/dghubble/oauth1"
-
 	"example.com/twitterlogin/config"
 	"example.com/twitterlogin/handlers/tokenkeys"
+	"example.com/twitterlogin/handlers/twitter"
 	"example.com/twitterlogin/models"
 	"example.com/twitterlogin/models/embedded"
 )
@@ -209,53 +204,46 @@ func (c *checker) checkTwitter(ctx context.Context, cfg *config.Config) {
 	if cfg.DevProvider {
 		return
 	}
-	client := &http.Client{
-		Timeout:       cfg.Twitter.Timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	client := twitter.New(twitter.Config{
+		APIBase:           cfg.Twitter.APIBase,
+		AuthorizeBase:     cfg.Twitter.AuthorizeBase,
+		ConsumerKey:       cfg.Twitter.ConsumerKey,
+		ConsumerSecret:    cfg.Twitter.ConsumerSecret,
+		OAuth1CallbackURL: cfg.CallbackURL(config.OAuth1),
+		ClientID:          cfg.Twitter.ClientID,
+		ClientSecret:      cfg.Twitter.ClientSecret,
+		OAuth2RedirectURL: cfg.CallbackURL(config.OAuth2),
+		HTTPClient:        twitter.NewHTTPClient(cfg.Twitter.Timeout),
+	})
 	if cfg.HasFlow(config.OAuth1) {
-		c.checkOAuth1(cfg, client)
+		c.checkOAuth1(ctx, cfg, client)
 	}
 	if cfg.HasFlow(config.OAuth2) {
 		c.checkOAuth2(ctx, cfg, client)
 	}
 }
 
-var oauth1StatusErr = regexp.MustCompile(`(?s)^oauth1: invalid status ([0-9]{3}): (.*)$`)
-
 // checkOAuth1 asks for a request token with the callback URL: the signed
 // call a login starts with.
-func (c *checker) checkOAuth1(cfg *config.Config, client *http.Client) {
+func (c *checker) checkOAuth1(ctx context.Context, cfg *config.Config, client *twitter.Client) {
 	const name = "twitter oauth1"
 	cb := cfg.CallbackURL(config.OAuth1)
-	conf := &oauth1.Config{
-		ConsumerKey:    cfg.Twitter.ConsumerKey,
-		ConsumerSecret: cfg.Twitter.ConsumerSecret,
-		CallbackURL:    cb,
-		Endpoint:       oauth1.Endpoint{RequestTokenURL: cfg.Twitter.APIBase + "/oauth/request_token"},
-		HTTPClient:     client,
-	}
-	_, _, err := conf.RequestToken()
-	if err == nil {
+	_, _, err := client.RequestToken(ctx)
+	var te *twitter.TokenError
+	switch {
+	case err == nil:
 		c.ok(name, "POST /oauth/request_token accepted the consumer key and the callback URL")
-		return
-	}
-	if strings.Contains(err.Error(), "oauth_callback_confirmed") {
+	case errors.Is(err, twitter.ErrCallbackNotConfirmed):
 		c.fail(name, "Twitter did not confirm the callback URL", "register "+cb+" as a callback URL of the app, exactly")
-		return
-	}
-	m := oauth1StatusErr.FindStringSubmatch(err.Error())
-	if m == nil {
+	case errors.As(err, &te):
+		msg := fmt.Sprintf("POST /oauth/request_token answered %d", te.StatusCode)
+		if te.Code != 0 {
+			msg += fmt.Sprintf(" (code %d)", te.Code)
+		}
+		c.fail(name, msg, oauth1Hint(te.StatusCode, te.Code, cb))
+	default:
 		c.fail(name, "cannot reach "+cfg.Twitter.APIBase+": "+networkCause(err), "check TWITTER_API_BASE, DNS and any proxy or firewall")
-		return
 	}
-	status, _ := strconv.Atoi(m[1])
-	code := v1ErrorCode(m[2])
-	msg := fmt.Sprintf("POST /oauth/request_token answered %d", status)
-	if code != 0 {
-		msg += fmt.Sprintf(" (code %d)", code)
-	}
-	c.fail(name, msg, oauth1Hint(status, code, cb))
 }
 
 // oauth1Hint explains the usual causes of a refused request token.
@@ -277,71 +265,53 @@ func oauth1Hint(status, code int, cb string) string {
 	return "see Twitter's answer in the developer portal"
 }
 
-// v1ErrorCode reads the first code of a v1.1 error body, or 0.
-func v1ErrorCode(body string) int {
-	var e struct {
-		Errors []struct {
-			Code int `json:"code"`
-		} `json:"errors"`
-	}
-	if json.Unmarshal([]byte(body), &e) != nil || len(e.Errors) == 0 {
-		return 0
-	}
-	return e.Errors[0].Code
-}
-
 // checkOAuth2 sends the client credentials to the token endpoint with a
 // made-up code: no user is involved. Twitter checks the client first, so
 // a complaint about the code means the credentials were accepted.
-func (c *checker) checkOAuth2(ctx context.Context, cfg *config.Config, client *http.Client) {
+func (c *checker) checkOAuth2(ctx context.Context, cfg *config.Config, client *twitter.Client) {
 	const name = "twitter oauth2"
-	form := url.Values{
-		"grant_type":    {"authorization_code"},
-		"code":          {"server-check-not-a-real-code"},
-		"redirect_uri":  {cfg.CallbackURL(config.OAuth2)},
-		"code_verifier": {"server-check-" + strings.Repeat("0", 43)},
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.Twitter.APIBase+"/2/oauth2/token", strings.NewReader(form.Encode()))
-	if err != nil {
-		c.fail(name, "bad TWITTER_API_BASE", "")
-		return
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(url.QueryEscape(cfg.Twitter.ClientID), url.QueryEscape(cfg.Twitter.ClientSecret))
-	resp, err := client.Do(req)
-	if err != nil {
+	_, err := client.Exchange(ctx, "server-check-not-a-real-code", "server-check-"+strings.Repeat("0", 43))
+	var te *twitter.TokenError
+	var ne *twitter.NetError
+	switch {
+	case errors.As(err, &ne):
 		c.fail(name, "cannot reach "+cfg.Twitter.APIBase+": "+networkCause(err), "check TWITTER_API_BASE, DNS and any proxy or firewall")
 		return
+	case err != nil && !errors.As(err, &te):
+		// An answer that is neither a token nor an OAuth error.
+		c.fail(name, err.Error(), oauth2Hint)
+		return
+	case err == nil:
+		c.fail(name, "POST /2/oauth2/token accepted a made-up code", oauth2Hint)
+		return
 	}
-	defer resp.Body.Close()
-	var body struct {
-		Error string `json:"error"`
-	}
-	_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body)
-	msg := fmt.Sprintf("POST /2/oauth2/token answered %d", resp.StatusCode)
-	if body.Error != "" {
-		msg += " " + body.Error
+	msg := fmt.Sprintf("POST /2/oauth2/token answered %d", te.StatusCode)
+	if te.ErrorCode != "" {
+		msg += " " + te.ErrorCode
 	}
 	switch {
-	case body.Error == "unauthorized_client" || body.Error == "invalid_client" || resp.StatusCode == http.StatusUnauthorized:
+	case te.ErrorCode == "unauthorized_client" || te.ErrorCode == "invalid_client" || te.StatusCode == http.StatusUnauthorized:
 		c.fail(name, msg, "wrong TWITTER_CLIENT_ID or TWITTER_CLIENT_SECRET, or the wrong app type: use the OAuth 2.0 Client ID and Client Secret "+
 			"(not the API Key), of an app of type Web App or Automated App (confidential); Native and Single page apps are public clients and have no secret")
-	case resp.StatusCode == http.StatusBadRequest && (body.Error == "invalid_request" || body.Error == "invalid_grant"):
+	case te.StatusCode == http.StatusBadRequest && te.GrantRefused():
 		c.ok(name, "the token endpoint accepted the client credentials (and refused only the made-up code)")
-	case resp.StatusCode == http.StatusTooManyRequests:
+	case te.StatusCode == http.StatusTooManyRequests:
 		c.fail(name, msg, "rate limited: try again in 15 minutes")
-	case resp.StatusCode >= 500:
+	case te.StatusCode >= 500:
 		c.fail(name, msg, "Twitter is having trouble: try again later")
 	default:
-		c.fail(name, msg, "check that OAuth 2.0 is turned on in the app's User authentication settings and TWITTER_API_BASE is the API host")
+		c.fail(name, msg, oauth2Hint)
 	}
 }
 
+// oauth2Hint is the hint for a token endpoint that answers unexpectedly.
+const oauth2Hint = "check that OAuth 2.0 is turned on in the app's User authentication settings and TWITTER_API_BASE is the API host"
+
 // networkCause is the cause of a failed request without its URL.
 func networkCause(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
+	var ne *twitter.NetError
+	if errors.As(err, &ne) {
+		err = ne.Err
 	}
 	return err.Error()
 }

@@ -139,6 +139,23 @@ func TestCheck_CallbackNotRegistered(t *testing.T) {
 	wantLine(t, out, "OK   twitter oauth2:")
 }
 
+// TestCheck_TwitterUnreachable: a Twitter that does not answer is named
+// with the network cause only, for both flows.
+func TestCheck_TwitterUnreachable(t *testing.T) {
+	e := newCheckEnv(t, devtwitter.Config{})
+	e.provider.Close()
+	out, err := runCheck(t, e.env)
+	if !errors.Is(err, errCheckFailed) {
+		t.Fatalf("err = %v, want errCheckFailed\n%s", err, out)
+	}
+	for _, prefix := range []string{"FAIL twitter oauth1:", "FAIL twitter oauth2:"} {
+		wantLine(t, out, prefix, "cannot reach "+e.provider.URL+": dial tcp", "hint: check TWITTER_API_BASE")
+	}
+	if strings.Contains(out, "oauth/request_token:") || strings.Contains(out, "oauth2/token:") {
+		t.Errorf("the network cause names the call again:\n%s", out)
+	}
+}
+
 func TestCheck_ClockSkew(t *testing.T) {
 	e := newCheckEnv(t, devtwitter.Config{Now: func() time.Time { return time.Now().Add(time.Hour) }})
 	out, err := runCheck(t, e.env)
