@@ -106,10 +106,10 @@ func (s *Server) requestEvent(c *gin.Context, user bson.ObjectID, ev models.Even
 // failure is only logged, by s.fail.
 func (s *Server) noteFailedCallback(c *gin.Context) {
 	c.Next()
-	if c.Writer.Status() < http.StatusBadRequest || !hasSessionCookie(c) {
+	if c.Writer.Status() < http.StatusBadRequest || !s.sessions.HasCookie(c.Request) {
 		return
 	}
-	sess, err := s.authenticate(c)
+	sess, err := s.sessions.Load(c.Request)
 	if err != nil {
 		return
 	}

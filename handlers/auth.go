@@ -66,7 +66,7 @@ func (s *Server) finishLogin(c *gin.Context, p models.TwitterProfile, tok models
 		return
 	}
 	// The user's other sessions show the new name and avatar at once.
-	s.cache.dropUser(uid)
+	s.sessions.ForgetUser(uid)
 	// A new session (and secret) at every login, whatever cookie the
 	// browser had, so a planted session cannot be carried into this one.
 	// The sign-in event is stored with it: one digest write for both.
@@ -85,12 +85,10 @@ func (s *Server) finishLogin(c *gin.Context, p models.TwitterProfile, tok models
 		// The activity log must not make a sign-in fail.
 		s.logger(c).Warn("record event", "kind", signIn.Kind, "user_id", uid.Hex(), "err", err.Error())
 	}
-	token, err := s.issueSessionToken(uid, sess.Key(), now)
-	if err != nil {
+	if err := s.sessions.Issue(c.Writer, uid, sess.Key(), now); err != nil {
 		s.fail(c, err)
 		return
 	}
-	s.setSessionCookie(c, token)
 	s.logger(c).Info("login", "flow", tok.Flow, "user_id", uid.Hex())
 	c.Redirect(http.StatusFound, returnToFrom(c.Request.Context()))
 }

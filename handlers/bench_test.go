@@ -49,7 +49,7 @@ func BenchmarkVerifySessionToken(b *testing.B) {
 	h, cookie := benchHarness(b, 1, nil)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := h.srv.verifySessionToken(cookie); err != nil {
+		if _, _, err := h.srv.sessions.Verify(cookie); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gin-gonic/gin"
-
 	"example.com/twitterlogin/config"
 	"example.com/twitterlogin/handlers/devtwitter"
 	"example.com/twitterlogin/models"
@@ -136,21 +134,19 @@ func TestLargestSessionCookie(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token, err := s.issueSessionToken(uid, randomID(), time.Now())
-	if err != nil {
+	w := httptest.NewRecorder()
+	if err := s.sessions.Issue(w, uid, randomID(), time.Now()); err != nil {
 		t.Fatal(err)
 	}
+	sc := w.Header().Values("Set-Cookie")
+	if len(sc) != 1 {
+		t.Fatalf("Set-Cookie = %q", sc)
+	}
+	token := (&http.Response{Header: w.Header()}).Cookies()[0].Value
 	for _, k := range []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid"} {
 		if _, ok := claims(t, token)[k]; !ok {
 			t.Errorf("claim %s missing", k)
 		}
-	}
-	w := httptest.NewRecorder()
-	c, _ := gin.CreateTestContext(w)
-	s.setSessionCookie(c, token)
-	sc := w.Header().Values("Set-Cookie")
-	if len(sc) != 1 {
-		t.Fatalf("Set-Cookie = %q", sc)
 	}
 	if n := len(sc[0]); n >= maxCookieBytes {
 		t.Errorf("largest session cookie is %d bytes, want < %d", n, maxCookieBytes)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	sessionpkg "example.com/twitterlogin/handlers/session"
 	"example.com/twitterlogin/models"
 )
 
@@ -60,7 +61,7 @@ func classify(err error) (int, string) {
 	switch {
 	case errors.As(err, &ae):
 		return ae.status, ae.msg
-	case errors.Is(err, errUnauthenticated):
+	case errors.Is(err, errUnauthenticated), errors.Is(err, sessionpkg.ErrNotSignedIn):
 		return http.StatusUnauthorized, "Please sign in."
 	case rateLimited(err) != nil:
 		return http.StatusServiceUnavailable, "Twitter is limiting requests right now. Please try again in a few minutes."
@@ -106,8 +107,8 @@ func (s *Server) fail(c *gin.Context, err error) {
 		level = slog.LevelError
 	}
 	s.logger(c).Log(c.Request.Context(), level, "request failed", "status", status, "err", err.Error())
-	if status == http.StatusUnauthorized && hasSessionCookie(c) {
-		s.clearSessionCookie(c)
+	if status == http.StatusUnauthorized && s.sessions.HasCookie(c.Request) {
+		s.sessions.ClearCookie(c.Writer)
 	}
 	if c.Writer.Written() {
 		c.Abort()

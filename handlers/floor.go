@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"net/http"
+
+	sessionpkg "example.com/twitterlogin/handlers/session"
 )
 
 // TokenOnlyHandler returns a handler that verifies the session cookie's
@@ -11,9 +13,9 @@ import (
 // not a way to authenticate requests, because it ignores logout.
 func (s *Server) TokenOnlyHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ck, err := r.Cookie(sessionCookie)
+		ck, err := r.Cookie(sessionpkg.CookieName)
 		if err == nil {
-			_, _, err = s.verifySessionToken(ck.Value)
+			_, _, err = s.sessions.Verify(ck.Value)
 		}
 		if err != nil {
 			w.WriteHeader(http.StatusUnauthorized)

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"example.com/twitterlogin/models"
+	// Imported under another name: package handlers has a type session.
+	sessionpkg "example.com/twitterlogin/handlers/session"
 )
 
 type ctxKey int
@@ -24,11 +24,9 @@ const (
 	jsonAPIKey
 )
 
-// session is the signed-in state of a request.
-type session struct {
-	User *models.User
-	ID   string // session id, from the verified token
-}
+// session is the signed-in state of a request: from the session cookie
+// (sessionpkg.Manager.Load), or from a bearer token (without an ID).
+type session = sessionpkg.Session
 
 func withSession(ctx context.Context, s *session) context.Context {
 	return context.WithValue(ctx, sessionKey, s)
@@ -129,14 +127,14 @@ func jsonAPI(c *gin.Context) {
 // cleared and the request continues signed out; a store outage fails the
 // request, because we cannot tell who is asking.
 func (s *Server) loadSession(c *gin.Context) {
-	sess, err := s.authenticate(c)
+	sess, err := s.sessions.Load(c.Request)
 	switch {
 	case err == nil:
 		c.Request = c.Request.WithContext(withSession(c.Request.Context(), sess))
-	case errors.Is(err, errUnauthenticated):
-		if hasSessionCookie(c) {
+	case errors.Is(err, sessionpkg.ErrNotSignedIn):
+		if s.sessions.HasCookie(c.Request) {
 			s.logger(c).Info("session refused", "reason", err.Error())
-			s.clearSessionCookie(c)
+			s.sessions.ClearCookie(c.Writer)
 		}
 	default:
 		s.fail(c, err)
@@ -153,102 +151,4 @@ func (s *Server) requireUser(c *gin.Context) {
 	}
 	c.Header("Cache-Control", "no-store")
 	c.Next()
-}
-
-// authenticate verifies the session cookie and checks that its session and
-// user still exist: from the cache when it can vouch for them, else from
-// the store. Every refusal wraps errUnauthenticated.
-func (s *Server) authenticate(c *gin.Context) (*session, error) {
-	ck, err := c.Request.Cookie(sessionCookie)
-	if err != nil {
-		return nil, errUnauthenticated
-	}
-	uid, sid, err := s.verifySessionToken(ck.Value)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errUnauthenticated, err)
-	}
-	now := s.now()
-	// The shared lookup must not fail because the one request that started
-	// it went away, so it runs on a context of its own.
-	ctx := context.WithoutCancel(c.Request.Context())
-	if hit, ok := s.cache.get(sid, uid, now); ok {
-		if hit.user == nil {
-			return nil, fmt.Errorf("%w: session ended", errUnauthenticated)
-		}
-		s.afterHit(ctx, uid, sid, now, hit)
-		return &session{User: hit.user, ID: sid}, nil
-	}
-	v, err, _ := s.loads.Do(sid, func() (any, error) { return s.lookupSession(ctx, uid, sid, now) })
-	if err != nil {
-		return nil, err
-	}
-	return &session{User: v.(*models.User), ID: sid}, nil
-}
-
-// afterHit starts, off the request path, what a cache hit asks for.
-func (s *Server) afterHit(ctx context.Context, uid bson.ObjectID, sid string, now time.Time, hit cacheHit) {
-	if hit.reloadSession {
-		s.loads.DoChan(sid, func() (any, error) { return s.lookupSession(ctx, uid, sid, now) })
-	}
-	if hit.reloadUser {
-		go s.reloadUser(ctx, uid)
-	}
-	if hit.touch {
-		s.touch(sid, now)
-	}
-}
-
-// lookupSession reads session sid from the store, and its user unless the
-// cache has them, checks they belong together, and caches the result.
-func (s *Server) lookupSession(ctx context.Context, uid bson.ObjectID, sid string, now time.Time) (*models.User, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.storeTimeout)
-	defer cancel()
-	t := s.cache.ticket()
-	s.cacheMetrics.reads(cacheReadSession)
-	sess, err := s.store.SessionByID(ctx, sid, now)
-	if errors.Is(err, models.ErrNotFound) {
-		// The token cannot outlive SessionLifetime, nor the tombstone.
-		s.cache.ended(sid, now.Add(s.cfg.SessionLifetime), now)
-		return nil, fmt.Errorf("%w: session ended", errUnauthenticated)
-	} else if err != nil {
-		return nil, fmt.Errorf("load session: %w", err)
-	}
-	if sess.UserID != uid {
-		return nil, fmt.Errorf("%w: session belongs to another user", errUnauthenticated)
-	}
-	user, fresh := s.cache.user(uid), false
-	if user == nil {
-		s.cacheMetrics.reads(cacheReadUser)
-		user, err = s.store.UserByID(ctx, uid)
-		if errors.Is(err, models.ErrNotFound) {
-			return nil, fmt.Errorf("%w: user deleted", errUnauthenticated)
-		} else if err != nil {
-			return nil, fmt.Errorf("load user: %w", err)
-		}
-		fresh = true
-	}
-	if s.cache.put(t, sid, sess, user, fresh, now) {
-		s.touch(sid, now)
-	}
-	return user, nil
-}
-
-// reloadUser re-reads the profile of a cached user in the background.
-// A deleted user is dropped, so their sessions are read again, and
-// refused, when next used.
-func (s *Server) reloadUser(ctx context.Context, uid bson.ObjectID) {
-	ctx, cancel := context.WithTimeout(ctx, s.storeTimeout)
-	defer cancel()
-	t := s.cache.ticket()
-	s.cacheMetrics.reads(cacheReadUser)
-	u, err := s.store.UserByID(ctx, uid)
-	switch {
-	case errors.Is(err, models.ErrNotFound):
-		s.cache.dropUser(uid)
-	case err != nil:
-		s.cache.userReloadFailed(uid, s.now())
-		s.log.Warn("reload user", "user_id", uid.Hex(), "err", err.Error())
-	default:
-		s.cache.setUser(t, u, s.now())
-	}
 }

@@ -28,7 +28,7 @@ func TestMiddlewareRefuses(t *testing.T) {
 	uid, _ := bson.ObjectIDFromHex(c["sub"].(string))
 	sid := c["sid"].(string)
 	now := h.clock.Now()
-	key := h.srv.keys.session
+	key, kid := sessionSigningKey(t, h.cfg.SessionSecret)
 
 	// good returns valid claims for the live session; cases change one thing.
 	good := func() jwt.MapClaims {
@@ -42,7 +42,7 @@ func TestMiddlewareRefuses(t *testing.T) {
 		if typ != "" {
 			tok.Header["typ"] = typ
 		}
-		tok.Header["kid"] = h.srv.keys.sessionKID
+		tok.Header["kid"] = kid
 		s, err := tok.SignedString(k)
 		if err != nil {
 			t.Fatal(err)

@@ -125,7 +125,7 @@ func (s *Server) handleLogout(c *gin.Context) {
 			s.fail(c, fmt.Errorf("delete session: %w", err))
 			return
 		}
-		s.sessionRevoked(ctx, sess.ID)
+		s.sessions.SessionRevoked(ctx, sess.ID)
 		s.logger(c).Info("logout", "user_id", sess.User.ID.Hex())
 		if err := s.forgetTwitterCredentials(ctx, c, sess.User, "logout"); err != nil {
 			s.fail(c, err)
@@ -144,7 +144,7 @@ func (s *Server) forgetTwitterCredentials(ctx context.Context, c *gin.Context, u
 	if err := s.store.ClearProviderToken(ctx, user.ID); err != nil && !errors.Is(err, models.ErrNotFound) {
 		return fmt.Errorf("clear provider token: %w", err)
 	}
-	s.userRevoked(ctx, user.ID)
+	s.sessions.UserRevoked(ctx, user.ID)
 	s.afterLogout(c, user.ID, tok, reason)
 	return nil
 }
@@ -152,7 +152,7 @@ func (s *Server) forgetTwitterCredentials(ctx context.Context, c *gin.Context, u
 // leave clears this browser's session cookie, asks it to drop anything it
 // cached or stored for this origin, and sends it home with a notice.
 func (s *Server) leave(c *gin.Context, notice string) {
-	s.clearSessionCookie(c)
+	s.sessions.ClearCookie(c.Writer)
 	c.Header("Cache-Control", "no-store")
 	c.Header("Clear-Site-Data", `"cache", "cookies"`)
 	c.Redirect(http.StatusSeeOther, "/?notice="+notice)

@@ -51,7 +51,7 @@ func cacheReads(t *testing.T, srv *Server, kind string) float64 {
 // mustPoll has srv read the change feed once.
 func mustPoll(t *testing.T, srv *Server) {
 	t.Helper()
-	if err := srv.pollChanges(t.Context()); err != nil {
+	if err := srv.sessions.Poll(t.Context()); err != nil {
 		t.Fatalf("poll the change feed: %v", err)
 	}
 }
@@ -223,13 +223,13 @@ func TestFeedDownStopsTrust(t *testing.T) {
 		{"polls fail", func(t *testing.T, bSrv *Server, _ *models.Store) error {
 			ctx, cancel := context.WithCancel(t.Context())
 			cancel()
-			return bSrv.pollChanges(ctx)
+			return bSrv.sessions.Poll(ctx)
 		}, http.StatusUnauthorized},
 		{"store stopped", func(t *testing.T, bSrv *Server, bStore *models.Store) error {
 			if err := bStore.Close(t.Context()); err != nil {
 				t.Fatal(err)
 			}
-			return bSrv.pollChanges(t.Context())
+			return bSrv.sessions.Poll(t.Context())
 		}, http.StatusServiceUnavailable},
 	}
 	for _, tt := range tests {
@@ -282,7 +282,7 @@ func TestLastSeenBatched(t *testing.T) {
 				wantStatus(t, b.get("/me"), http.StatusOK)
 			}
 		}
-		h.srv.flushTouches(t.Context(), true)
+		h.srv.sessions.FlushLastSeen(t.Context())
 		if got := touchWrites(); got != wantWrites {
 			t.Errorf("%s: %v bulk touches in all, want %v", step, got, wantWrites)
 		}
@@ -348,7 +348,7 @@ func TestRevocationPublishRetried(t *testing.T) {
 		t.Errorf("B with nothing published: %d, want 200 from its cache", got)
 	}
 	flaky.fail.Store(false)
-	cSrv.republish(t.Context())
+	cSrv.sessions.Republish(t.Context())
 	mustPoll(t, bSrv)
 	if got := getWithCookie(t, bApp.URL, "/me", cookie); got != http.StatusUnauthorized {
 		t.Errorf("B after the retry: %d, want 401", got)

@@ -88,7 +88,7 @@ func (s *Server) startRevoker() {
 // store is closed. It first writes the last_seen touches still waiting
 // for their batch. Closing twice is not an error.
 func (s *Server) Close(ctx context.Context) error {
-	s.flushTouches(ctx, true)
+	s.sessions.FlushLastSeen(ctx)
 	r := s.revoker
 	r.mu.Lock()
 	if !r.closed {

@@ -13,17 +13,17 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/golang-jwt/jwt/v5"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"golang.org/x/sync/singleflight"
 
 	"example.com/twitterlogin/config"
 	"example.com/twitterlogin/handlers/bearer"
+	// Imported under another name: package handlers has a type session.
+	sessionpkg "example.com/twitterlogin/handlers/session"
 	"example.com/twitterlogin/handlers/tokenkeys"
 	"example.com/twitterlogin/handlers/twitter"
 	"example.com/twitterlogin/models"
@@ -100,7 +100,6 @@ type Server struct {
 
 	keys      keys
 	issuer    string
-	jwtParser *jwt.Parser
 	stateAEAD cipher.AEAD
 	twitter   *twitter.Client
 	csp       string
@@ -111,13 +110,9 @@ type Server struct {
 	jwks      []byte           // the published JWK Set document
 	bearer    *bearer.Verifier // the app's own tokens, for /db
 
-	cache        *sessionCache
-	cacheMetrics *cacheMetrics
-	feed         *changeFeed // this instance's reader of the change feed
-	touches      *touchBatch // last_seen writes waiting for their batch
-	// loads merges concurrent store lookups of one session (a page and its
-	// stylesheet, a burst of API calls) into one.
-	loads singleflight.Group
+	// sessions issues, verifies and looks up session cookies, and owns
+	// the session cache and its invalidation.
+	sessions *sessionpkg.Manager
 
 	// revoker revokes Twitter credentials after logout (revoke.go).
 	revoker *revoker
@@ -129,10 +124,6 @@ type Server struct {
 	loginLimit *limiter // per client IP on /auth/*; nil: off
 	writeLimit *limiter // per user on POST /db and POST /token; nil: off
 }
-
-// maxCachedSessions bounds the session cache (see sessionCache for its
-// memory).
-const maxCachedSessions = 100_000
 
 // New builds a Server. It fails if the session secret is shorter than
 // config.MinSecretLen or the templates do not parse.
@@ -172,13 +163,12 @@ func New(opts Options) (*Server, error) {
 		s.storeTimeout = 5 * time.Second
 	}
 	var err error
-	if s.keys, err = deriveKeys(cfg.SessionSecret, cfg.OldSessionSecrets...); err != nil {
+	if s.keys, err = deriveKeys(cfg.SessionSecret); err != nil {
 		return nil, fmt.Errorf("handlers: derive keys: %w", err)
 	}
 	if s.stateAEAD, err = newLoginAEAD(s.keys.loginState); err != nil {
 		return nil, fmt.Errorf("handlers: %w", err)
 	}
-	s.jwtParser = newJWTParser(s.issuer, s.now)
 	if s.pages, err = templates.Parse(); err != nil {
 		return nil, fmt.Errorf("handlers: %w", err)
 	}
@@ -187,10 +177,9 @@ func New(opts Options) (*Server, error) {
 	if err := s.setUpTokens(opts.TokenKeys); err != nil {
 		return nil, fmt.Errorf("handlers: %w", err)
 	}
-	s.cache = newSessionCache(cfg.SessionCacheTTL, maxCachedSessions)
-	s.cacheMetrics = newCacheMetrics(s.metrics.reg, s.cache)
-	s.feed = &changeFeed{}
-	s.touches = newTouchBatch()
+	if s.sessions, err = s.newSessionManager(); err != nil {
+		return nil, fmt.Errorf("handlers: %w", err)
+	}
 	s.engine = s.routes()
 	s.startRevoker()
 	return s, nil
@@ -292,61 +281,27 @@ func (s *Server) storeCtx(c *gin.Context) (context.Context, context.CancelFunc) 
 	return context.WithTimeout(c.Request.Context(), s.storeTimeout)
 }
 
-// WatchStore keeps the session cache in step with other instances until
-// ctx ends; run it once, in a goroutine, in every instance. It polls the
-// store's change feed for revocations (revocation.go), which bounds how
-// long this instance may serve a session revoked elsewhere: about a
-// second, or SESSION_CACHE_TTL while the feed cannot be read. Where the
-// store has change streams (MongoDB replica sets) it also follows them,
-// which drops logouts, deletions and profile changes at once. It also
-// writes due last_seen batches, retries unpublished revocations and
-// deletes old changes. Without it the cache re-reads each session from
-// the store every SESSION_CACHE_TTL/2 while it is in use.
-func (s *Server) WatchStore(ctx context.Context) {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	wg.Go(func() { s.keepHouse(ctx) })
-	if s.cfg.SessionCacheTTL <= 0 {
-		return
-	}
-	wg.Go(func() { s.followFeed(ctx) })
-	s.followStreams(ctx)
+// newSessionManager builds the session manager over the timed store, so
+// its store calls are measured with the others.
+func (s *Server) newSessionManager() (*sessionpkg.Manager, error) {
+	return sessionpkg.New(sessionpkg.Options{
+		Secret:       s.cfg.SessionSecret,
+		OldSecrets:   s.cfg.OldSessionSecrets,
+		Issuer:       s.issuer,
+		Lifetime:     s.cfg.SessionLifetime,
+		CacheTTL:     s.cfg.SessionCacheTTL,
+		Store:        s.store,
+		StoreTimeout: s.storeTimeout,
+		Now:          s.now,
+		Logger:       s.log,
+		RequestID:    requestIDFrom,
+		Registerer:   s.metrics.reg,
+	})
 }
 
-// followStreams follows the store's change streams until ctx ends, and
-// returns at once on a store without them (the embedded FerretDB, a
-// standalone mongod).
-func (s *Server) followStreams(ctx context.Context) {
-	backoff := time.Second
-	for ctx.Err() == nil {
-		err := s.store.WatchChanges(ctx,
-			func() {
-				// Anything may have changed while no stream was open.
-				s.cache.clear()
-				backoff = time.Second
-			},
-			func(ch models.Change) {
-				if ch.SessionID != "" {
-					s.cache.dropSession(ch.SessionID)
-				} else {
-					s.cache.dropUser(ch.UserID)
-				}
-			})
-		switch {
-		case ctx.Err() != nil:
-			return
-		case errors.Is(err, models.ErrNotSupported):
-			s.log.Info("store has no change streams; other instances' revocations reach this one through the change feed",
-				"poll_interval", pollInterval(s.cfg.SessionCacheTTL).String(), "session_cache_ttl", s.cfg.SessionCacheTTL.String())
-			return
-		}
-		s.cache.clear()
-		s.log.Warn("store change stream interrupted; retrying", "err", err.Error(), "retry_in", backoff.String())
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 30*time.Second)
-	}
+// WatchStore keeps the session cache in step with other instances until
+// ctx ends; run it once, in a goroutine, in every instance. See
+// [sessionpkg.Manager.Watch].
+func (s *Server) WatchStore(ctx context.Context) {
+	s.sessions.Watch(ctx)
 }

@@ -91,7 +91,7 @@ func (s *Server) handleEndSession(c *gin.Context) {
 		s.fail(c, fmt.Errorf("end session: %w", err))
 		return
 	}
-	s.sessionRevoked(ctx, sid)
+	s.sessions.SessionRevoked(ctx, sid)
 	s.logger(c).Info("session ended", "user_id", sess.User.ID.Hex(), "current", sid == sess.ID)
 	s.recordEvent(c, sess.User.ID, models.Event{Kind: models.EventSessionEnded, Detail: "ended from the sessions page"})
 	if sid == sess.ID {

@@ -188,7 +188,7 @@ func (s *Server) refreshWithClaim(ctx context.Context, userID bson.ObjectID, tok
 		if _, cerr := s.store.ClearProviderTokenGeneration(ctx, userID, tok.Generation); cerr != nil {
 			return nil, errors.Join(err, cerr)
 		}
-		s.userRevoked(ctx, userID)
+		s.sessions.UserRevoked(ctx, userID)
 		return nil, err
 	} else if err != nil {
 		return nil, err
@@ -200,7 +200,7 @@ func (s *Server) refreshWithClaim(ctx context.Context, userID bson.ObjectID, tok
 	if !won {
 		return nil, nil
 	}
-	s.cache.dropUser(userID)
+	s.sessions.ForgetUser(userID)
 	s.log.Info("twitter token refreshed", "user_id", userID.Hex())
 	fresh.Generation = tok.Generation + 1
 	return &fresh, nil
@@ -276,7 +276,7 @@ func (s *Server) endTwitterLogin(c *gin.Context, sess *session, cause error) {
 		s.fail(c, fmt.Errorf("delete session: %w", err))
 		return
 	}
-	s.sessionRevoked(ctx, sess.ID)
+	s.sessions.SessionRevoked(ctx, sess.ID)
 	s.logger(c).Info("twitter login ended", "user_id", sess.User.ID.Hex())
 	s.fail(c, failure(http.StatusUnauthorized, "Your Twitter sign-in has ended. Please sign in again.", cause))
 }

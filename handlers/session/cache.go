@@ -1,4 +1,4 @@
-package handlers
+package session
 
 import (
 	"crypto/subtle"
@@ -11,13 +11,14 @@ import (
 	"example.com/twitterlogin/models"
 )
 
-// sessionCache remembers which sessions are live and who their users are,
+// cache remembers which sessions are live and who their users are,
 // so a signed-in request costs a JWT check and a map lookup instead of
 // store reads, whatever the number of sessions in use.
 //
-// Revocation: this instance drops what it revoked at once ([Server.revoked]),
-// and every instance drops what the change feed reports at its next poll,
-// a second or less later (revocation.go). An entry is trusted for ttl
+// Revocation: this instance drops what it revoked at once
+// ([Manager.SessionRevoked], [Manager.UserRevoked]), and every instance
+// drops what the change feed reports at its next poll, a second or less
+// later (feed.go). An entry is trusted for ttl
 // (SESSION_CACHE_TTL) from the later of its own store read and the start
 // of the last successful poll: while the feed works, entries are never
 // re-read; when polls fail or stop, each entry is re-read from the store
@@ -26,13 +27,13 @@ import (
 //
 // Memory: at most max session entries (tombstones of ended sessions
 // included) and one user entry per user with a cached session, shared by
-// that user's sessions. TestSessionCacheEntrySize measured about 290
+// that user's sessions. TestCacheEntrySize measured about 290
 // bytes per session entry (its key included) and 670 per user entry
 // (profile and Twitter token included), so the default cap of 100,000
 // sessions holds about 29 MB, plus at most 67 MB of users (one session
 // each). A full cache drops its expired entries and then random ones,
 // down to half.
-type sessionCache struct {
+type cache struct {
 	ttl time.Duration
 	max int
 
@@ -73,6 +74,8 @@ type dropRecord struct {
 }
 
 const (
+	// maxCachedSessions bounds the cache (see cache for its memory).
+	maxCachedSessions = 100_000
 	// dropLogSize is how many drops a store read that races them can
 	// tell apart; after more, it is not cached.
 	dropLogSize = 64
@@ -84,10 +87,10 @@ const (
 	userRetry = 30 * time.Second
 )
 
-// newSessionCache returns a cache of at most max sessions whose entries
+// newCache returns a cache of at most max sessions whose entries
 // are trusted for ttl. A ttl of zero disables caching.
-func newSessionCache(ttl time.Duration, max int) *sessionCache {
-	return &sessionCache{
+func newCache(ttl time.Duration, max int) *cache {
+	return &cache{
 		ttl: ttl, max: max,
 		sessions: make(map[string]cachedSession),
 		users:    make(map[bson.ObjectID]*cachedUser),
@@ -105,7 +108,7 @@ type cacheHit struct {
 
 // get returns what the cache knows of session key of user uid at now; ok
 // is false when the store must be asked.
-func (c *sessionCache) get(key string, uid bson.ObjectID, now time.Time) (h cacheHit, ok bool) {
+func (c *cache) get(key string, uid bson.ObjectID, now time.Time) (h cacheHit, ok bool) {
 	if c.ttl <= 0 {
 		return h, false
 	}
@@ -145,14 +148,14 @@ func (c *sessionCache) get(key string, uid bson.ObjectID, now time.Time) (h cach
 
 // ticket returns the drop count, to pass to put or setUser after a store
 // read that began now.
-func (c *sessionCache) ticket() uint64 {
+func (c *cache) ticket() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.gen
 }
 
 // user returns the cached profile of uid, or nil.
-func (c *sessionCache) user(uid bson.ObjectID) *models.User {
+func (c *cache) user(uid bson.ObjectID) *models.User {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if cu := c.users[uid]; cu != nil {
@@ -165,7 +168,7 @@ func (c *sessionCache) user(uid bson.ObjectID) *models.User {
 // that began at now, after ticket t, with user u (fresh: just read). It
 // reports whether the session's last_seen is due a write. Nothing is
 // cached if the session or user was dropped since t.
-func (c *sessionCache) put(t uint64, key string, sess *models.Session, u *models.User, fresh bool, now time.Time) (touch bool) {
+func (c *cache) put(t uint64, key string, sess *models.Session, u *models.User, fresh bool, now time.Time) (touch bool) {
 	id := models.SessionIDOf(key)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -200,7 +203,7 @@ func (c *sessionCache) put(t uint64, key string, sess *models.Session, u *models
 
 // ended remembers that session key has ended (the store does not have
 // it), until the given time, so that replays of its cookie cost nothing.
-func (c *sessionCache) ended(key string, until, now time.Time) {
+func (c *cache) ended(key string, until, now time.Time) {
 	if c.ttl <= 0 {
 		return
 	}
@@ -217,7 +220,7 @@ func (c *sessionCache) ended(key string, until, now time.Time) {
 }
 
 // setUser replaces the cached profile of u.ID with u, read after ticket t.
-func (c *sessionCache) setUser(t uint64, u *models.User, now time.Time) {
+func (c *cache) setUser(t uint64, u *models.User, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cu := c.users[u.ID]
@@ -231,7 +234,7 @@ func (c *sessionCache) setUser(t uint64, u *models.User, now time.Time) {
 }
 
 // userReloadFailed keeps the cached profile of uid and retries later.
-func (c *sessionCache) userReloadFailed(uid bson.ObjectID, now time.Time) {
+func (c *cache) userReloadFailed(uid bson.ObjectID, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if cu := c.users[uid]; cu != nil {
@@ -244,7 +247,7 @@ func nextUserReload(now time.Time) time.Time {
 }
 
 // dropSession forgets that session id (an ID or key) is live: it ended.
-func (c *sessionCache) dropSession(id string) {
+func (c *cache) dropSession(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.dropSessionLocked(models.SessionIDOf(id))
@@ -253,14 +256,14 @@ func (c *sessionCache) dropSession(id string) {
 // dropUser forgets user id and every cached session of theirs (they
 // signed out everywhere, their token was cleared, or their profile
 // changed): the sessions are read from the store again when next used.
-func (c *sessionCache) dropUser(id bson.ObjectID) {
+func (c *cache) dropUser(id bson.ObjectID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.dropUserLocked(id)
 }
 
 // clear forgets everything (changes may have been missed).
-func (c *sessionCache) clear() {
+func (c *cache) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.clearLocked()
@@ -268,7 +271,7 @@ func (c *sessionCache) clear() {
 
 // applyFeed applies one successful poll of the change feed that began at
 // start; complete is false when earlier changes may have been missed.
-func (c *sessionCache) applyFeed(changes []models.Change, complete bool, start time.Time) {
+func (c *cache) applyFeed(changes []models.Change, complete bool, start time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !complete {
@@ -286,7 +289,7 @@ func (c *sessionCache) applyFeed(changes []models.Change, complete bool, start t
 
 // counts returns how many sessions (tombstones included) and users the
 // cache holds.
-func (c *sessionCache) counts() (sessions, users int) {
+func (c *cache) counts() (sessions, users int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.sessions), len(c.users)
@@ -294,7 +297,7 @@ func (c *sessionCache) counts() (sessions, users int) {
 
 // dropSessionLocked turns session id's entry into a tombstone: a session
 // never comes back once ended, so replays of its cookie need no store read.
-func (c *sessionCache) dropSessionLocked(id string) {
+func (c *cache) dropSessionLocked(id string) {
 	c.noteDropLocked(dropRecord{sessionID: id})
 	e, ok := c.sessions[id]
 	if !ok || e.user == nil {
@@ -305,7 +308,7 @@ func (c *sessionCache) dropSessionLocked(id string) {
 	c.sessions[id] = e
 }
 
-func (c *sessionCache) dropUserLocked(id bson.ObjectID) {
+func (c *cache) dropUserLocked(id bson.ObjectID) {
 	c.noteDropLocked(dropRecord{userID: id})
 	cu := c.users[id]
 	if cu == nil {
@@ -317,20 +320,20 @@ func (c *sessionCache) dropUserLocked(id bson.ObjectID) {
 	delete(c.users, id)
 }
 
-func (c *sessionCache) clearLocked() {
+func (c *cache) clearLocked() {
 	c.noteDropLocked(dropRecord{all: true})
 	clear(c.sessions)
 	clear(c.users)
 }
 
-func (c *sessionCache) noteDropLocked(r dropRecord) {
+func (c *cache) noteDropLocked(r dropRecord) {
 	c.gen++
 	c.drops[c.gen%dropLogSize] = r
 }
 
 // droppedSinceLocked reports whether session id or user uid may have
 // been dropped after ticket t.
-func (c *sessionCache) droppedSinceLocked(t uint64, id string, uid bson.ObjectID) bool {
+func (c *cache) droppedSinceLocked(t uint64, id string, uid bson.ObjectID) bool {
 	if c.gen-t > dropLogSize {
 		return true
 	}
@@ -344,7 +347,7 @@ func (c *sessionCache) droppedSinceLocked(t uint64, id string, uid bson.ObjectID
 }
 
 // removeLocked deletes session id's entry e.
-func (c *sessionCache) removeLocked(id string, e cachedSession) {
+func (c *cache) removeLocked(id string, e cachedSession) {
 	delete(c.sessions, id)
 	if e.user != nil {
 		c.unlinkLocked(id, e.user)
@@ -353,7 +356,7 @@ func (c *sessionCache) removeLocked(id string, e cachedSession) {
 
 // unlinkLocked removes session id from its user, and the user once they
 // have no cached session left.
-func (c *sessionCache) unlinkLocked(id string, cu *cachedUser) {
+func (c *cache) unlinkLocked(id string, cu *cachedUser) {
 	for i, sid := range cu.sessions {
 		if sid == id {
 			last := len(cu.sessions) - 1
@@ -370,7 +373,7 @@ func (c *sessionCache) unlinkLocked(id string, cu *cachedUser) {
 // evictLocked drops expired entries, and if that frees too little, random
 // ones (map order is random) down to half the cap: amortised, a constant
 // cost per put.
-func (c *sessionCache) evictLocked(now time.Time) {
+func (c *cache) evictLocked(now time.Time) {
 	for id, e := range c.sessions {
 		if !now.Before(e.expires) {
 			c.removeLocked(id, e)

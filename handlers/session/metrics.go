@@ -1,6 +1,8 @@
-package handlers
+package session
 
 import (
+	"fmt"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -35,7 +37,8 @@ type cacheMetrics struct {
 // twitterlogin_session_cache_store_reads_total by kind (session, user,
 // changes) and twitterlogin_session_cache_entries by kind (session,
 // user), read from c when scraped.
-func newCacheMetrics(reg *prometheus.Registry, c *sessionCache) *cacheMetrics {
+// A nil reg leaves them unregistered.
+func newCacheMetrics(reg prometheus.Registerer, c *cache) (*cacheMetrics, error) {
 	reads := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "twitterlogin_session_cache_store_reads_total",
 		Help: "Store reads made by the session cache (misses, re-reads, profile reloads) and its change-feed polls, by kind (session, user, changes).",
@@ -51,10 +54,18 @@ func newCacheMetrics(reg *prometheus.Registry, c *sessionCache) *cacheMetrics {
 			ConstLabels: prometheus.Labels{"kind": kind},
 		}, func() float64 { return float64(n()) })
 	}
-	reg.MustRegister(reads,
+	if reg == nil {
+		return m, nil
+	}
+	for _, col := range []prometheus.Collector{reads,
 		entries("session", func() int { n, _ := c.counts(); return n }),
-		entries("user", func() int { _, n := c.counts(); return n }))
-	return m
+		entries("user", func() int { _, n := c.counts(); return n }),
+	} {
+		if err := reg.Register(col); err != nil {
+			return nil, fmt.Errorf("register cache metrics: %w", err)
+		}
+	}
+	return m, nil
 }
 
 func (m *cacheMetrics) reads(k cacheRead) { m.storeReads[k].Inc() }

@@ -1,4 +1,4 @@
-package handlers
+package session
 
 import (
 	"context"
@@ -84,36 +84,42 @@ func (b *touchBatch) done(failed []string, now time.Time) {
 
 // touch queues a last_seen write for session sid, used at now, and
 // flushes the batch in the background when it is due.
-func (s *Server) touch(sid string, now time.Time) {
-	if s.touches.add(models.SessionIDOf(sid), now) {
-		go s.flushTouches(context.Background(), false)
+func (m *Manager) touch(sid string, now time.Time) {
+	if m.touches.add(models.SessionIDOf(sid), now) {
+		go m.flushTouches(context.Background(), false)
 	}
+}
+
+// FlushLastSeen writes every pending last_seen touch now, after any
+// flush already running: at shutdown, so none is lost, and in tests.
+func (m *Manager) FlushLastSeen(ctx context.Context) {
+	m.flushTouches(ctx, true)
 }
 
 // flushTouches writes the pending touches in one bulk write if they are
 // due, or whatever is pending if force (then after any running flush). A
 // failed write is logged and its touches wait for the next flush.
-func (s *Server) flushTouches(ctx context.Context, force bool) {
+func (m *Manager) flushTouches(ctx context.Context, force bool) {
 	if force {
-		s.touches.flushMu.Lock()
-	} else if !s.touches.flushMu.TryLock() {
+		m.touches.flushMu.Lock()
+	} else if !m.touches.flushMu.TryLock() {
 		return
 	}
-	defer s.touches.flushMu.Unlock()
-	now := s.now()
-	ids := s.touches.take(now, force)
+	defer m.touches.flushMu.Unlock()
+	now := m.now()
+	ids := m.touches.take(now, force)
 	if ids == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, touchFlushTimeout)
 	defer cancel()
-	err := s.store.TouchSessions(ctx, ids, now)
+	err := m.store.TouchSessions(ctx, ids, now)
 	if err == nil {
-		s.touches.done(nil, now)
+		m.touches.done(nil, now)
 		return
 	}
-	s.touches.done(ids, now)
+	m.touches.done(ids, now)
 	if !errors.Is(err, context.Canceled) {
-		s.log.Warn("touch sessions; retrying with the next batch", "sessions", len(ids), "err", err.Error())
+		m.log.Warn("touch sessions; retrying with the next batch", "sessions", len(ids), "err", err.Error())
 	}
 }

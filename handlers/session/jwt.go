@@ -1,0 +1,143 @@
+package session
+
+import (
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+const (
+	// tokenType is the JOSE typ of session tokens, so that no other JWT
+	// (a service token, say) is ever accepted as a session (RFC 8725 §3.11).
+	tokenType = "session+jwt"
+	// audience is the aud of session tokens.
+	audience = "session"
+	// Leeway tolerates clock skew between instances: a token is accepted
+	// this long past its exp, and this long before its nbf and iat.
+	Leeway = 30 * time.Second
+)
+
+// keys are the session keys derived from the configured secrets, by kid.
+type keys struct {
+	sign    []byte // HS256 key for new tokens, from the current secret
+	signKID string // its kid
+	// verify holds the keys of the current and the old secrets by kid:
+	// tokens signed before a rotation stay valid until they expire.
+	verify map[string][]byte
+}
+
+// deriveKeys derives the session key of secret and of each old secret.
+// The HKDF info keeps it apart from the other keys the app derives from
+// the same secret (handlers' login-state and CSRF keys).
+func deriveKeys(secret []byte, old ...[]byte) (keys, error) {
+	k := keys{verify: map[string][]byte{}}
+	for i, sec := range append([][]byte{secret}, old...) {
+		key, err := hkdf.Key(sha256.New, sec, nil, "twitterlogin session-jwt v1", 32)
+		if err != nil {
+			return k, err
+		}
+		kid := keyID(key)
+		if i == 0 {
+			k.sign, k.signKID = key, kid
+		}
+		k.verify[kid] = key
+	}
+	return k, nil
+}
+
+// keyID names a session key without revealing it: the first 9 bytes of
+// its SHA-256, base64url.
+func keyID(key []byte) string {
+	sum := sha256.Sum256(key)
+	return base64.RawURLEncoding.EncodeToString(sum[:9])
+}
+
+// claims are the claims of a session token: who (sub), which session
+// (sid), and the registered time and audience claims. Nothing from
+// Twitter goes in here: the token is signed, not encrypted.
+type claims struct {
+	jwt.RegisteredClaims
+	SessionID string `json:"sid"`
+}
+
+// sign signs a session token for user and session key.
+func (m *Manager) sign(user bson.ObjectID, key string, now time.Time) (string, error) {
+	c := claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    m.issuer,
+			Subject:   user.Hex(),
+			Audience:  jwt.ClaimStrings{audience},
+			IssuedAt:  jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(m.lifetime)),
+			ID:        rand.Text(),
+		},
+		SessionID: key,
+	}
+	t := jwt.NewWithClaims(jwt.SigningMethodHS256, c)
+	t.Header["typ"] = tokenType
+	t.Header["kid"] = m.keys.signKID
+	signed, err := t.SignedString(m.keys.sign)
+	if err != nil {
+		return "", fmt.Errorf("sign session token: %w", err)
+	}
+	return signed, nil
+}
+
+// errBadToken is the cause of every refused session token.
+var errBadToken = errors.New("invalid session token")
+
+// Verify checks a session token's signature, algorithm (HS256 only), typ,
+// kid, issuer, audience and times, and returns the user id and session
+// key it names. It does not ask the store, so it ignores logout: use Load
+// to authenticate a request.
+func (m *Manager) Verify(raw string) (bson.ObjectID, string, error) {
+	var c claims
+	_, err := m.parser.ParseWithClaims(raw, &c, func(t *jwt.Token) (any, error) {
+		// WithValidMethods already pins HS256; checking the concrete method
+		// too keeps the key an HMAC key even if that option were dropped.
+		if t.Method != jwt.SigningMethodHS256 {
+			return nil, fmt.Errorf("unexpected signing method %v", t.Header["alg"])
+		}
+		if typ, _ := t.Header["typ"].(string); typ != tokenType {
+			return nil, fmt.Errorf("unexpected typ %q", typ)
+		}
+		// kid only selects among our own keys; an unknown one is refused.
+		kid, _ := t.Header["kid"].(string)
+		key, ok := m.keys.verify[kid]
+		if !ok {
+			return nil, fmt.Errorf("unknown kid %q", kid)
+		}
+		return key, nil
+	})
+	if err != nil {
+		return bson.ObjectID{}, "", fmt.Errorf("%w: %w", errBadToken, err)
+	}
+	uid, err := bson.ObjectIDFromHex(c.Subject)
+	if err != nil {
+		return bson.ObjectID{}, "", fmt.Errorf("%w: subject is not a user id", errBadToken)
+	}
+	if c.SessionID == "" || c.IssuedAt == nil {
+		return bson.ObjectID{}, "", fmt.Errorf("%w: missing sid or iat", errBadToken)
+	}
+	return uid, c.SessionID, nil
+}
+
+func newParser(issuer string, now func() time.Time) *jwt.Parser {
+	return jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithIssuer(issuer),
+		jwt.WithAudience(audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(Leeway),
+		jwt.WithTimeFunc(now),
+	)
+}
