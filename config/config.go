@@ -287,7 +287,7 @@ func (c *Config) loadSecrets(env func(key, def string) string, bad func(string, 
 		bad("SESSION_SECRET must be at least %d bytes, but is %d bytes", MinSecretLen, n)
 	} else if n == 0 && !c.Dev {
 		bad("SESSION_SECRET is required outside dev mode (at least %d random bytes, e.g. `openssl rand -base64 48`)", MinSecretLen)
-	} else if n > 0 && !c.Dev && !looksRandom(c.SessionSecret) {
+	} else if n > 0 && !c.Dev && !LooksRandom(c.SessionSecret) {
 		bad("SESSION_SECRET does not look random (a placeholder, or too few different characters): use `openssl rand -base64 48`")
 	}
 }
