@@ -17,7 +17,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -119,15 +118,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
   callbacks           %s
 `, base, devtwitter.DevConsumerKey, devtwitter.DevConsumerSecret, devtwitter.DevClientID, devtwitter.DevClientSecret, strings.Join(o.callbacks, " "))
 
-	srv := &http.Server{
-		Handler:           p,
+	srv := serve.NewServer(p, serve.Limits{
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      60 * time.Second, // room for injected delays
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    32 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	}, logger)
 	logger.Info("devtwitter: listening", "addr", ln.Addr().String())
 	return serve.Serve(ctx, srv, ln, logger)
 }

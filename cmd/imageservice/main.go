@@ -20,7 +20,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -110,15 +109,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{
-		Handler:           imageservice.New(v),
+	srv := serve.NewServer(imageservice.New(v), serve.Limits{
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      10 * time.Second,
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	}, log)
 	log.Info("imageservice: listening", "url", "http://"+ln.Addr().String(), "jwks_url", o.jwksURL, "issuer", o.issuer, "audience", o.audience)
 	return serve.Serve(ctx, srv, ln, log)
 }

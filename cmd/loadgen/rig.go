@@ -13,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	mongooptions "go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"example.com/twitterlogin/cmd/internal/serve"
 	"example.com/twitterlogin/config"
 	"example.com/twitterlogin/handlers"
 	"example.com/twitterlogin/handlers/devtwitter"
@@ -81,9 +82,9 @@ func (r *rig) serve(h http.Handler) (string, error) {
 }
 
 func (r *rig) serveOn(ln net.Listener, h http.Handler) string {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	srv := serve.NewServer(h, serve.Limits{ReadHeaderTimeout: 5 * time.Second}, nil)
 	r.servers = append(r.servers, srv)
-	go srv.Serve(ln)
+	serve.Start(srv, ln, nil) // close closes the servers at once
 	return "http://" + ln.Addr().String()
 }
 

@@ -25,6 +25,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"example.com/twitterlogin/cmd/internal/serve"
 	"example.com/twitterlogin/config"
 	"example.com/twitterlogin/handlers"
 	"example.com/twitterlogin/handlers/bearer"
@@ -102,7 +103,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	srv, stopMetrics, err := serve(ctx, cfg, log, app, ln, errc)
+	srv, stopMetrics, err := serveApp(ctx, cfg, log, app, ln, errc)
 	if err != nil {
 		return err
 	}
@@ -182,24 +183,23 @@ func applyDevDefaults(cfg *config.Config, log *slog.Logger, errc chan<- error) (
 	return startDevProvider(cfg, log, errc)
 }
 
-// serve serves metrics (see serveMetrics) and then app on ln; Serve's
+// serveApp serves metrics (see serveMetrics) and then app on ln; Serve's
 // error goes to errc. stopMetrics stops the metrics listener.
-func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, app *handlers.Server, ln net.Listener, errc chan<- error) (srv *http.Server, stopMetrics func(), err error) {
+func serveApp(ctx context.Context, cfg *config.Config, log *slog.Logger, app *handlers.Server, ln net.Listener, errc chan<- error) (srv *http.Server, stopMetrics func(), err error) {
 	stopMetrics, err = serveMetrics(ctx, cfg, app, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	srv = &http.Server{
-		Handler:           app.Handler(),
+	srv = serve.NewServer(app.Handler(), serve.Limits{
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       90 * time.Second,
 		MaxHeaderBytes:    32 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-	}
-	go func() { errc <- srv.Serve(ln) }()
+	}, log)
+	srv.BaseContext = func(net.Listener) context.Context { return ctx }
+	// awaitShutdown shuts srv down itself: the app closes in between.
+	serve.Start(srv, ln, func(err error) { errc <- err })
 	return srv, stopMetrics, nil
 }
 
@@ -285,24 +285,14 @@ func startDevProvider(cfg *config.Config, log *slog.Logger, errc chan<- error) (
 	t.ConsumerKey, t.ConsumerSecret = devtwitter.DevConsumerKey, devtwitter.DevConsumerSecret
 	t.ClientID, t.ClientSecret = devtwitter.DevClientID, devtwitter.DevClientSecret
 
-	srv := &http.Server{
-		Handler:           provider,
+	srv := serve.NewServer(provider, serve.Limits{
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	go func() {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			errc <- fmt.Errorf("dev provider: %w", err)
-		}
-	}()
+	}, log)
+	stop = serve.Start(srv, ln, func(err error) { errc <- fmt.Errorf("dev provider: %w", err) })
 	log.Warn("using the development Twitter provider: no real Twitter account is involved", "url", base)
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	}, nil
+	return stop, nil
 }
 
 // janitor deletes expired sessions now and then until ctx ends.
