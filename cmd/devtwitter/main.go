@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"example.com/twitterlogin/cmd/internal/serve"
+	"example.com/twitterlogin/config"
 	"example.com/twitterlogin/handlers/devtwitter"
 )
 
@@ -55,7 +56,8 @@ func (c *callbackList) Set(v string) error {
 	return nil
 }
 
-// parseOptions reads flags and environment and returns every problem at once.
+// parseOptions reads the flags, with the callbacks from config when no
+// -callback is given, and returns every problem at once.
 func parseOptions(args []string, getenv func(string) string, out io.Writer) (options, error) {
 	var o options
 	var callbacks callbackList
@@ -74,11 +76,7 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (opt
 	}
 	o.callbacks = callbacks
 	if len(o.callbacks) == 0 {
-		for cb := range strings.SplitSeq(getenv("DEV_TWITTER_CALLBACKS"), ",") {
-			if cb = strings.TrimSpace(cb); cb != "" {
-				o.callbacks = append(o.callbacks, cb)
-			}
-		}
+		o.callbacks = config.LoadDevTwitter(getenv).Callbacks
 	}
 	if len(o.callbacks) == 0 {
 		problems = append(problems, errors.New("-callback is required (or DEV_TWITTER_CALLBACKS), e.g. -callback http://127.0.0.1:8080/auth/twitter/callback"))
