@@ -147,6 +147,7 @@ func (r *rig) startApp(o options) error {
 	}
 	env := map[string]string{
 		"PUBLIC_URL":             r.appURL,
+		"DATA_DIR":               r.dir, // dev mode keeps its generated secrets there
 		"SESSION_SECRET":         "loadgen-secret-0123456789abcdefghijklmnop",
 		"SESSION_CACHE_TTL":      o.cacheTTL,
 		"TWITTER_API_BASE":       r.provURL,

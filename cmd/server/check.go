@@ -95,8 +95,8 @@ func checkConfig(ctx context.Context, getenv func(string) string, dev bool, stdo
 // prints lengths, never values.
 func (c *checker) checkSecrets(cfg *config.Config) {
 	switch n := len(cfg.SessionSecret); {
-	case n == 0 && cfg.Dev:
-		c.ok("SESSION_SECRET", "not set: dev mode keeps a generated one in %s", filepath.Join(cfg.DataDir, "dev-session-secret"))
+	case cfg.GeneratedSessionSecret:
+		c.ok("SESSION_SECRET", "not set: dev mode keeps a generated one in %s", filepath.Join(cfg.DataDir, config.DevSessionSecretFile))
 	case config.DistinctBytes(cfg.SessionSecret) < config.MinDistinctBytes:
 		c.fail("SESSION_SECRET", fmt.Sprintf("%d bytes but only %d different characters", n, config.DistinctBytes(cfg.SessionSecret)),
 			"use random bytes, e.g. `openssl rand -base64 48`")
