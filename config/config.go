@@ -57,16 +57,20 @@ type Config struct {
 	DataDir       string // embedded store data and dev keys
 
 	// SessionSecret signs session cookies and login-state cookies (separate
-	// keys are derived from it). Empty only in dev mode, where the server
-	// generates one and keeps it in DataDir.
+	// keys are derived from it). Dev mode without SESSION_SECRET generates
+	// one and keeps it in DataDir (DevSessionSecretFile).
 	SessionSecret []byte
+	// GeneratedSessionSecret is true when SessionSecret is dev mode's
+	// generated one.
+	GeneratedSessionSecret bool
 	// OldSessionSecrets still verify session cookies signed before a
 	// rotation (SESSION_SECRETS_OLD); only SessionSecret signs.
 	OldSessionSecrets [][]byte
 	SessionLifetime   time.Duration
 	// TokenEncryptionKeys encrypt Twitter's tokens at rest
 	// (TOKEN_ENCRYPTION_KEYS): the first encrypts, all decrypt. Required
-	// outside dev mode; dev mode generates one in DataDir.
+	// outside dev mode; dev mode generates one, id "dev", and keeps it in
+	// DataDir (DevTokenKeyFile).
 	TokenEncryptionKeys []NamedKey
 
 	// ShutdownDrain is how long a stopping instance keeps serving, with
@@ -145,7 +149,10 @@ func (c *Config) HasFlow(f Flow) bool {
 
 // Load reads the configuration through getenv (os.Getenv in production,
 // a map in tests). dev is the -dev flag. It returns one error naming every
-// invalid variable, its rule and (for non-secrets) its value.
+// invalid variable, its rule and (for non-secrets) its value. In dev mode
+// it fills in the secrets left unset from files in DataDir, generating
+// them on first use; only the dev provider's URL is left to
+// [Config.UseDevProvider].
 func Load(getenv func(string) string, dev bool) (*Config, error) {
 	env := func(key, def string) string {
 		if v := strings.TrimSpace(getenv(key)); v != "" {
@@ -197,6 +204,11 @@ func Load(getenv func(string) string, dev bool) (*Config, error) {
 
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("invalid configuration:\n  %s", strings.Join(problems, "\n  "))
+	}
+	if c.Dev {
+		if err := c.loadDevSecrets(); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }
@@ -287,7 +299,7 @@ func (c *Config) loadSecrets(env func(key, def string) string, bad func(string, 
 		bad("SESSION_SECRET must be at least %d bytes, but is %d bytes", MinSecretLen, n)
 	} else if n == 0 && !c.Dev {
 		bad("SESSION_SECRET is required outside dev mode (at least %d random bytes, e.g. `openssl rand -base64 48`)", MinSecretLen)
-	} else if n > 0 && !c.Dev && !looksRandom(c.SessionSecret) {
+	} else if n > 0 && !c.Dev && !LooksRandom(c.SessionSecret) {
 		bad("SESSION_SECRET does not look random (a placeholder, or too few different characters): use `openssl rand -base64 48`")
 	}
 }

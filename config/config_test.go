@@ -17,8 +17,12 @@ const (
 	encKey2 = "CHmkMYfAWSLoYyFkWJXjLbiSVGG6miQgkBQFGYd5w10="
 )
 
+// load runs Load with env. Dev mode (-dev or APP_ENV) keeps its
+// generated secrets in DATA_DIR (default "data", relative), so it runs in
+// a temporary directory.
 func load(t *testing.T, dev bool, env map[string]string) (*config.Config, error) {
 	t.Helper()
+	t.Chdir(t.TempDir())
 	return config.Load(func(k string) string { return env[k] }, dev)
 }
 
@@ -42,7 +46,9 @@ func TestDevDefaults(t *testing.T) {
 		{"Flow", c.Flow, config.OAuth2},
 		{"HasFlow(oauth1)", c.HasFlow(config.OAuth1), true},
 		{"CallbackURL(oauth1)", c.CallbackURL(config.OAuth1), "http://localhost:8080/auth/oauth1/callback"},
-		{"SessionSecret", len(c.SessionSecret), 0},
+		{"SessionSecret", len(c.SessionSecret), config.MinSecretLen},
+		{"GeneratedSessionSecret", c.GeneratedSessionSecret, true},
+		{"TokenEncryptionKeys", len(c.TokenEncryptionKeys), 1},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {

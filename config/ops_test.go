@@ -111,6 +111,7 @@ func TestOpsInvalid(t *testing.T) {
 // TestVariables checks that Variables lists exactly the variables Load
 // reads, in every mode, so deployment checks built on it miss nothing.
 func TestVariables(t *testing.T) {
+	t.Chdir(t.TempDir()) // dev mode writes its secrets into DATA_DIR
 	var mu sync.Mutex
 	read := map[string]bool{}
 	record := func(env map[string]string) func(string) string {

@@ -18,7 +18,7 @@ func parseOldSecrets(raw string, current []byte, dev bool, bad func(string, ...a
 			bad("SESSION_SECRETS_OLD entry %d must be at least %d bytes, but is %d bytes", i+1, MinSecretLen, len(old))
 		case old == string(current):
 			bad("SESSION_SECRETS_OLD entry %d is the same as SESSION_SECRET", i+1)
-		case !dev && !looksRandom([]byte(old)):
+		case !dev && !LooksRandom([]byte(old)):
 			bad("SESSION_SECRETS_OLD entry %d does not look random (a placeholder, or too few different characters)", i+1)
 		default:
 			olds = append(olds, []byte(old))
@@ -49,7 +49,7 @@ func parseNamedKeys(raw string, sessionSecret []byte, dev bool, bad func(string,
 			bad("TOKEN_ENCRYPTION_KEYS entry %d (%s) repeats an id or a key", i+1, id)
 		case string(key) == string(sessionSecret):
 			bad("TOKEN_ENCRYPTION_KEYS entry %d (%s) is the session secret; use a key of its own", i+1, id)
-		case !dev && !looksRandom(key):
+		case !dev && !LooksRandom(key):
 			bad("TOKEN_ENCRYPTION_KEYS entry %d (%s) does not look random (too few different bytes): use `openssl rand -base64 32`", i+1, id)
 		default:
 			seen[id], seen["key:"+string(key)] = true, true
@@ -59,22 +59,43 @@ func parseNamedKeys(raw string, sessionSecret []byte, dev bool, bad func(string,
 	return keys
 }
 
-// placeholderWords mark the example and placeholder secrets of this
-// repository's README, compose file and CI script.
-var placeholderWords = []string{"placeholder", "changeme", "change-me", "example", "secret-here", "not-a-real"}
+// MinDistinctBytes is the fewest different bytes a secret needs to look
+// random (see [LooksRandom]).
+const MinDistinctBytes = 12
 
-// looksRandom refuses secrets copied from examples and low-entropy ones
-// (fewer than 12 different bytes): a cheap guard, not a proof of entropy.
-func looksRandom(secret []byte) bool {
+// LooksRandom is the one rule for "does this secret look random": it
+// refuses secrets copied from examples ([IsPlaceholder]) and low-entropy
+// ones (fewer than [MinDistinctBytes] different bytes). It is a cheap
+// guard, not a proof of entropy. Load refuses such secrets outside dev
+// mode, and `server -check` reports them.
+func LooksRandom(secret []byte) bool {
+	return !IsPlaceholder(secret) && DistinctBytes(secret) >= MinDistinctBytes
+}
+
+// IsPlaceholder reports whether secret contains a word that marks the
+// example and placeholder secrets of this repository.
+func IsPlaceholder(secret []byte) bool {
+	// These words mark the example and placeholder secrets of this
+	// repository's README, compose file and CI script.
+	placeholderWords := []string{"placeholder", "changeme", "change-me", "example", "secret-here", "not-a-real"}
 	lower := strings.ToLower(string(secret))
 	for _, w := range placeholderWords {
 		if strings.Contains(lower, w) {
-			return false
+			return true
 		}
 	}
-	distinct := map[byte]bool{}
-	for _, b := range secret {
-		distinct[b] = true
+	return false
+}
+
+// DistinctBytes returns how many different byte values b contains.
+func DistinctBytes(b []byte) int {
+	var seen [256]bool
+	n := 0
+	for _, c := range b {
+		if !seen[c] {
+			seen[c] = true
+			n++
+		}
 	}
-	return len(distinct) >= 12
+	return n
 }

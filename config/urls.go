@@ -38,7 +38,8 @@ func parseBaseURL(raw string) (*url.URL, error) {
 }
 
 // IsLoopback reports whether host names this machine: "localhost" or a
-// loopback address.
+// loopback address. It is the one loopback rule: PUBLIC_URL, the side
+// programs' -addr and the bearer JWK Set URL all use it.
 func IsLoopback(host string) bool {
 	if host == "localhost" {
 		return true

@@ -17,7 +17,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -25,6 +24,7 @@ import (
 	"time"
 
 	"example.com/twitterlogin/cmd/internal/serve"
+	"example.com/twitterlogin/config"
 	"example.com/twitterlogin/handlers/devtwitter"
 )
 
@@ -56,7 +56,8 @@ func (c *callbackList) Set(v string) error {
 	return nil
 }
 
-// parseOptions reads flags and environment and returns every problem at once.
+// parseOptions reads the flags, with the callbacks from config when no
+// -callback is given, and returns every problem at once.
 func parseOptions(args []string, getenv func(string) string, out io.Writer) (options, error) {
 	var o options
 	var callbacks callbackList
@@ -75,11 +76,7 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (opt
 	}
 	o.callbacks = callbacks
 	if len(o.callbacks) == 0 {
-		for cb := range strings.SplitSeq(getenv("DEV_TWITTER_CALLBACKS"), ",") {
-			if cb = strings.TrimSpace(cb); cb != "" {
-				o.callbacks = append(o.callbacks, cb)
-			}
-		}
+		o.callbacks = config.LoadDevTwitter(getenv).Callbacks
 	}
 	if len(o.callbacks) == 0 {
 		problems = append(problems, errors.New("-callback is required (or DEV_TWITTER_CALLBACKS), e.g. -callback http://127.0.0.1:8080/auth/twitter/callback"))
@@ -119,15 +116,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
   callbacks           %s
 `, base, devtwitter.DevConsumerKey, devtwitter.DevConsumerSecret, devtwitter.DevClientID, devtwitter.DevClientSecret, strings.Join(o.callbacks, " "))
 
-	srv := &http.Server{
-		Handler:           p,
+	srv := serve.NewServer(p, serve.Limits{
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      60 * time.Second, // room for injected delays
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    32 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	}, logger)
 	logger.Info("devtwitter: listening", "addr", ln.Addr().String())
 	return serve.Serve(ctx, srv, ln, logger)
 }

@@ -20,13 +20,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"example.com/twitterlogin/cmd/internal/serve"
+	"example.com/twitterlogin/config"
 	"example.com/twitterlogin/handlers/bearer"
 	"example.com/twitterlogin/handlers/imageservice"
 )
@@ -50,23 +50,18 @@ type options struct {
 	audience    string
 }
 
-// parseOptions reads flags, with defaults from the environment, and
-// returns every problem at once.
+// parseOptions reads flags, with defaults from config (and so from the
+// environment), and returns every problem at once.
 func parseOptions(args []string, getenv func(string) string, out io.Writer) (options, error) {
-	env := func(key, def string) string {
-		if v := getenv(key); v != "" {
-			return v
-		}
-		return def
-	}
+	def := config.LoadImageService(getenv)
 	var o options
 	fs := flag.NewFlagSet("imageservice", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&o.addr, "addr", env("IMAGESERVICE_ADDR", "127.0.0.1:8090"), "listen address (loopback only unless -allow-remote)")
+	fs.StringVar(&o.addr, "addr", def.Addr, "listen address (loopback only unless -allow-remote)")
 	fs.BoolVar(&o.allowRemote, "allow-remote", false, "allow a non-loopback listen address")
-	fs.StringVar(&o.jwksURL, "jwks-url", env("IMAGESERVICE_JWKS_URL", "http://localhost:8080/.well-known/jwks.json"), "the app's JWK Set URL (https, or http on loopback)")
-	fs.StringVar(&o.issuer, "issuer", env("IMAGESERVICE_ISSUER", "http://localhost:8080"), "the issuer (iss) tokens must carry: the app's PUBLIC_URL")
-	fs.StringVar(&o.audience, "audience", env("IMAGESERVICE_AUDIENCE", imageservice.Audience), "this service's audience id (aud)")
+	fs.StringVar(&o.jwksURL, "jwks-url", def.JWKSURL, "the app's JWK Set URL (https, or http on loopback)")
+	fs.StringVar(&o.issuer, "issuer", def.Issuer, "the issuer (iss) tokens must carry: the app's PUBLIC_URL")
+	fs.StringVar(&o.audience, "audience", def.Audience, "this service's audience id (aud)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -110,15 +105,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{
-		Handler:           imageservice.New(v),
+	srv := serve.NewServer(imageservice.New(v), serve.Limits{
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      10 * time.Second,
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	}, log)
 	log.Info("imageservice: listening", "url", "http://"+ln.Addr().String(), "jwks_url", o.jwksURL, "issuer", o.issuer, "audience", o.audience)
 	return serve.Serve(ctx, srv, ln, log)
 }

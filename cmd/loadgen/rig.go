@@ -13,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	mongooptions "go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"example.com/twitterlogin/cmd/internal/serve"
 	"example.com/twitterlogin/config"
 	"example.com/twitterlogin/handlers"
 	"example.com/twitterlogin/handlers/devtwitter"
@@ -81,9 +82,9 @@ func (r *rig) serve(h http.Handler) (string, error) {
 }
 
 func (r *rig) serveOn(ln net.Listener, h http.Handler) string {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	srv := serve.NewServer(h, serve.Limits{ReadHeaderTimeout: 5 * time.Second}, nil)
 	r.servers = append(r.servers, srv)
-	go srv.Serve(ln)
+	serve.Start(srv, ln, nil) // close closes the servers at once
 	return "http://" + ln.Addr().String()
 }
 
@@ -146,6 +147,7 @@ func (r *rig) startApp(o options) error {
 	}
 	env := map[string]string{
 		"PUBLIC_URL":             r.appURL,
+		"DATA_DIR":               r.dir, // dev mode keeps its generated secrets there
 		"SESSION_SECRET":         "loadgen-secret-0123456789abcdefghijklmnop",
 		"SESSION_CACHE_TTL":      o.cacheTTL,
 		"TWITTER_API_BASE":       r.provURL,

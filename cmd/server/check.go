@@ -90,10 +90,13 @@ func checkConfig(ctx context.Context, getenv func(string) string, dev bool, stdo
 // prints lengths, never values.
 func (c *checker) checkSecrets(cfg *config.Config) {
 	switch n := len(cfg.SessionSecret); {
-	case n == 0 && cfg.Dev:
-		c.ok("SESSION_SECRET", "not set: dev mode keeps a generated one in %s", filepath.Join(cfg.DataDir, "dev-session-secret"))
-	case distinctBytes(cfg.SessionSecret) < 8:
-		c.fail("SESSION_SECRET", fmt.Sprintf("%d bytes but only %d different characters", n, distinctBytes(cfg.SessionSecret)),
+	case cfg.GeneratedSessionSecret:
+		c.ok("SESSION_SECRET", "not set: dev mode keeps a generated one in %s", filepath.Join(cfg.DataDir, config.DevSessionSecretFile))
+	case config.DistinctBytes(cfg.SessionSecret) < config.MinDistinctBytes:
+		c.fail("SESSION_SECRET", fmt.Sprintf("%d bytes but only %d different characters", n, config.DistinctBytes(cfg.SessionSecret)),
+			"use random bytes, e.g. `openssl rand -base64 48`")
+	case !config.LooksRandom(cfg.SessionSecret):
+		c.fail("SESSION_SECRET", fmt.Sprintf("%d bytes but looks like a placeholder", n),
 			"use random bytes, e.g. `openssl rand -base64 48`")
 	default:
 		c.ok("SESSION_SECRET", "%d bytes (at least %d)", n, config.MinSecretLen)
@@ -132,18 +135,6 @@ func (c *checker) checkSecrets(cfg *config.Config) {
 			c.ok("TOKEN_KEY_FILES", "%d service-token signing key(s) load and match their certificates", len(keys.Keys()))
 		}
 	}
-}
-
-func distinctBytes(b []byte) int {
-	var seen [256]bool
-	n := 0
-	for _, c := range b {
-		if !seen[c] {
-			seen[c] = true
-			n++
-		}
-	}
-	return n
 }
 
 // checkURLs prints the public URL and the callback URLs to register.

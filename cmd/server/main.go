@@ -8,23 +8,21 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"example.com/twitterlogin/cmd/internal/serve"
 	"example.com/twitterlogin/config"
 	"example.com/twitterlogin/handlers"
 	"example.com/twitterlogin/handlers/bearer"
@@ -92,7 +90,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cleanups = append(cleanups, closeStore)
 
 	errc := make(chan error, 2)
-	stopProvider, err := applyDevDefaults(cfg, log, errc)
+	stopProvider, err := startDevProvider(cfg, log, errc)
 	if err != nil {
 		return err
 	}
@@ -102,7 +100,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	srv, stopMetrics, err := serve(ctx, cfg, log, app, ln, errc)
+	srv, stopMetrics, err := serveApp(ctx, cfg, log, app, ln, errc)
 	if err != nil {
 		return err
 	}
@@ -142,9 +140,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 }
 
 // loadConfig loads the configuration, makes the logger, and loads the
-// service-token signing keys and, in dev mode, the token encryption key
-// kept in DATA_DIR. Bad signing keys refuse to start, like any other bad
-// setting.
+// service-token signing keys. Bad signing keys refuse to start, like any
+// other bad setting.
 func loadConfig(getenv func(string) string, opts options, stderr io.Writer) (*config.Config, *slog.Logger, *tokenkeys.Set, error) {
 	cfg, err := config.Load(getenv, opts.dev)
 	if err != nil {
@@ -155,51 +152,29 @@ func loadConfig(getenv func(string) string, opts options, stderr io.Writer) (*co
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if len(cfg.TokenEncryptionKeys) == 0 {
-		// Only dev mode gets here (config requires keys otherwise).
-		key, err := devFileKey(cfg.DataDir, "dev-token-encryption-key", 32)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		cfg.TokenEncryptionKeys = []config.NamedKey{{ID: "dev", Key: key}}
+	if cfg.GeneratedSessionSecret {
+		log.Warn("using the development session secret kept in DATA_DIR; set SESSION_SECRET in production")
 	}
 	return cfg, log, signingKeys, nil
 }
 
-// applyDevDefaults fills in what development mode leaves unset: the session
-// secret kept in DATA_DIR and, with cfg.DevProvider, the in-process
-// development Twitter provider. stop stops the provider (if any).
-func applyDevDefaults(cfg *config.Config, log *slog.Logger, errc chan<- error) (stop func(), err error) {
-	if len(cfg.SessionSecret) == 0 {
-		if cfg.SessionSecret, err = devFileKey(cfg.DataDir, "dev-session-secret", config.MinSecretLen); err != nil {
-			return nil, err
-		}
-		log.Warn("using the development session secret kept in DATA_DIR; set SESSION_SECRET in production")
-	}
-	if !cfg.DevProvider {
-		return func() {}, nil
-	}
-	return startDevProvider(cfg, log, errc)
-}
-
-// serve serves metrics (see serveMetrics) and then app on ln; Serve's
+// serveApp serves metrics (see serveMetrics) and then app on ln; Serve's
 // error goes to errc. stopMetrics stops the metrics listener.
-func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, app *handlers.Server, ln net.Listener, errc chan<- error) (srv *http.Server, stopMetrics func(), err error) {
+func serveApp(ctx context.Context, cfg *config.Config, log *slog.Logger, app *handlers.Server, ln net.Listener, errc chan<- error) (srv *http.Server, stopMetrics func(), err error) {
 	stopMetrics, err = serveMetrics(ctx, cfg, app, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	srv = &http.Server{
-		Handler:           app.Handler(),
+	srv = serve.NewServer(app.Handler(), serve.Limits{
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       90 * time.Second,
 		MaxHeaderBytes:    32 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-	}
-	go func() { errc <- srv.Serve(ln) }()
+	}, log)
+	srv.BaseContext = func(net.Listener) context.Context { return ctx }
+	// awaitShutdown shuts srv down itself: the app closes in between.
+	serve.Start(srv, ln, func(err error) { errc <- err })
 	return srv, stopMetrics, nil
 }
 
@@ -242,32 +217,13 @@ func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-// devFileKey returns n bytes of dev-mode key material kept in DATA_DIR
-// under name, generating it on first use, so developers stay signed in
-// and their stored tokens stay readable across restarts.
-func devFileKey(dir, name string, n int) ([]byte, error) {
-	path := filepath.Join(dir, name)
-	b, err := os.ReadFile(path)
-	if err == nil && len(b) >= n {
-		return b[:n], nil
-	}
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("read %s: %w", name, err)
-	}
-	b = make([]byte, n)
-	rand.Read(b)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create DATA_DIR: %w", err)
-	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		return nil, fmt.Errorf("write %s: %w", name, err)
-	}
-	return b, nil
-}
-
 // startDevProvider serves the development Twitter provider on
-// DEV_PROVIDER_ADDR and points the app's Twitter settings at it.
+// DEV_PROVIDER_ADDR, when cfg.DevProvider is set, and points the app's
+// Twitter settings at it. stop stops the provider (if any).
 func startDevProvider(cfg *config.Config, log *slog.Logger, errc chan<- error) (stop func(), err error) {
+	if !cfg.DevProvider {
+		return func() {}, nil
+	}
 	provider, err := devtwitter.New(devtwitter.Config{
 		CallbackURLs: []string{cfg.CallbackURL(config.OAuth2), cfg.CallbackURL(config.OAuth1)},
 		Logger:       log.With("component", "devtwitter"),
@@ -280,29 +236,16 @@ func startDevProvider(cfg *config.Config, log *slog.Logger, errc chan<- error) (
 		return nil, fmt.Errorf("dev provider: listen on %s: %w", cfg.DevProviderAddr, err)
 	}
 	base := "http://" + ln.Addr().String()
-	t := &cfg.Twitter
-	t.APIBase, t.AuthorizeBase = base, base
-	t.ConsumerKey, t.ConsumerSecret = devtwitter.DevConsumerKey, devtwitter.DevConsumerSecret
-	t.ClientID, t.ClientSecret = devtwitter.DevClientID, devtwitter.DevClientSecret
+	cfg.UseDevProvider(base)
 
-	srv := &http.Server{
-		Handler:           provider,
+	srv := serve.NewServer(provider, serve.Limits{
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	go func() {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			errc <- fmt.Errorf("dev provider: %w", err)
-		}
-	}()
+	}, log)
+	stop = serve.Start(srv, ln, func(err error) { errc <- fmt.Errorf("dev provider: %w", err) })
 	log.Warn("using the development Twitter provider: no real Twitter account is involved", "url", base)
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	}, nil
+	return stop, nil
 }
 
 // janitor deletes expired sessions now and then until ctx ends.

@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"time"
 
+	"example.com/twitterlogin/cmd/internal/serve"
 	"example.com/twitterlogin/config"
 	"example.com/twitterlogin/handlers"
 )
@@ -37,27 +37,19 @@ func serveMetrics(ctx context.Context, cfg *config.Config, app *handlers.Server,
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", app.MetricsHandler())
-	srv := &http.Server{
-		Handler:           mux,
+	srv := serve.NewServer(mux, serve.Limits{
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       90 * time.Second,
 		MaxHeaderBytes:    8 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	go func() {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics listener stopped", "err", err.Error())
-		}
-	}()
+	}, log)
+	stopServer := serve.Start(srv, ln, func(err error) { log.Error("metrics listener stopped", "err", err.Error()) })
 	rctx, cancel := context.WithCancel(ctx)
 	go app.RefreshActiveSessions(rctx, activeSessionsInterval)
 	log.Info("serving metrics", "addr", ln.Addr().String(), "path", "/metrics")
 	return func() {
 		cancel()
-		sctx, done := context.WithTimeout(context.Background(), 5*time.Second)
-		defer done()
-		_ = srv.Shutdown(sctx)
+		stopServer()
 	}, nil
 }

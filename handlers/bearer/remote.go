@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -13,6 +12,8 @@ import (
 	"github.com/MicahParks/jwkset"
 	"github.com/MicahParks/keyfunc/v3"
 	"golang.org/x/time/rate"
+
+	"example.com/twitterlogin/config"
 )
 
 // Defaults of RemoteOptions.
@@ -56,7 +57,7 @@ type RemoteOptions struct {
 // the Verifier.
 func RemoteKeys(ctx context.Context, o RemoteOptions) (jwkset.Storage, error) {
 	u, err := url.Parse(o.URL)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && loopback(u.Hostname()))) {
+	if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && config.IsLoopback(u.Hostname()))) {
 		return nil, fmt.Errorf("bearer: the JWK Set URL must be https (or http on loopback), but is %q", o.URL)
 	}
 	if o.RefreshInterval <= 0 {
@@ -121,12 +122,4 @@ func (l limitBody) RoundTrip(r *http.Request) (*http.Response, error) {
 		io.Closer
 	}{io.LimitReader(resp.Body, maxJWKSBytes), resp.Body}
 	return resp, nil
-}
-
-func loopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
