@@ -102,6 +102,8 @@ func newHarness(t testing.TB, opts harnessOptions) *harness {
 		// the limits on where it tests them.
 		"RATE_LIMIT_LOGIN":  "off",
 		"RATE_LIMIT_WRITES": "off",
+		// Dev mode keeps generated keys in DATA_DIR; never in the source tree.
+		"DATA_DIR": t.TempDir(),
 	}
 	for k, v := range opts.env {
 		env[k] = v
