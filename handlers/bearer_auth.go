@@ -9,6 +9,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"example.com/twitterlogin/handlers/bearer"
+	"example.com/twitterlogin/handlers/session"
 	"example.com/twitterlogin/models"
 )
 
@@ -57,7 +58,7 @@ func (s *Server) loadBearer(c *gin.Context) {
 		return
 	}
 	s.logger(c).Debug("bearer token accepted", "user_id", user.ID.Hex(), "jti", claims.ID)
-	ctxWith := bearer.WithClaims(withSession(c.Request.Context(), &session{User: user}), claims)
+	ctxWith := bearer.WithClaims(withSession(c.Request.Context(), &session.Session{User: user}), claims)
 	c.Request = c.Request.WithContext(ctxWith)
 	c.Next()
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	sessionpkg "example.com/twitterlogin/handlers/session"
+	"example.com/twitterlogin/handlers/session"
 	"example.com/twitterlogin/models"
 )
 
@@ -61,7 +61,7 @@ func classify(err error) (int, string) {
 	switch {
 	case errors.As(err, &ae):
 		return ae.status, ae.msg
-	case errors.Is(err, errUnauthenticated), errors.Is(err, sessionpkg.ErrNotSignedIn):
+	case errors.Is(err, errUnauthenticated), errors.Is(err, session.ErrNotSignedIn):
 		return http.StatusUnauthorized, "Please sign in."
 	case rateLimited(err) != nil:
 		return http.StatusServiceUnavailable, "Twitter is limiting requests right now. Please try again in a few minutes."

@@ -12,8 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	// Imported under another name: package handlers has a type session.
-	sessionpkg "example.com/twitterlogin/handlers/session"
+	"example.com/twitterlogin/handlers/session"
 )
 
 type ctxKey int
@@ -24,17 +23,16 @@ const (
 	jsonAPIKey
 )
 
-// session is the signed-in state of a request: from the session cookie
-// (sessionpkg.Manager.Load), or from a bearer token (without an ID).
-type session = sessionpkg.Session
-
-func withSession(ctx context.Context, s *session) context.Context {
+// withSession returns ctx with the request's signed-in state: from the
+// session cookie (session.Manager.Load), or from a bearer token (without
+// an ID).
+func withSession(ctx context.Context, s *session.Session) context.Context {
 	return context.WithValue(ctx, sessionKey, s)
 }
 
 // sessionFrom returns the request's session, or nil when signed out.
-func sessionFrom(ctx context.Context) *session {
-	s, _ := ctx.Value(sessionKey).(*session)
+func sessionFrom(ctx context.Context) *session.Session {
+	s, _ := ctx.Value(sessionKey).(*session.Session)
 	return s
 }
 
@@ -131,7 +129,7 @@ func (s *Server) loadSession(c *gin.Context) {
 	switch {
 	case err == nil:
 		c.Request = c.Request.WithContext(withSession(c.Request.Context(), sess))
-	case errors.Is(err, sessionpkg.ErrNotSignedIn):
+	case errors.Is(err, session.ErrNotSignedIn):
 		if s.sessions.HasCookie(c.Request) {
 			s.logger(c).Info("session refused", "reason", err.Error())
 			s.sessions.ClearCookie(c.Writer)

@@ -22,8 +22,7 @@ import (
 
 	"example.com/twitterlogin/config"
 	"example.com/twitterlogin/handlers/bearer"
-	// Imported under another name: package handlers has a type session.
-	sessionpkg "example.com/twitterlogin/handlers/session"
+	"example.com/twitterlogin/handlers/session"
 	"example.com/twitterlogin/handlers/tokenkeys"
 	"example.com/twitterlogin/handlers/twitter"
 	"example.com/twitterlogin/models"
@@ -112,12 +111,12 @@ type Server struct {
 
 	// sessions issues, verifies and looks up session cookies, and owns
 	// the session cache and its invalidation.
-	sessions *sessionpkg.Manager
+	sessions *session.Manager
 
 	// revoker revokes Twitter credentials after logout (revoke.go).
 	revoker *revoker
 	// refreshes merges concurrent refreshes of one user's Twitter token
-	// into one (see twitter_token.go).
+	// into one (see providertoken.go).
 	refreshes singleflight.Group
 
 	metrics    *metrics // private registry; served by MetricsHandler
@@ -283,8 +282,8 @@ func (s *Server) storeCtx(c *gin.Context) (context.Context, context.CancelFunc) 
 
 // newSessionManager builds the session manager over the timed store, so
 // its store calls are measured with the others.
-func (s *Server) newSessionManager() (*sessionpkg.Manager, error) {
-	return sessionpkg.New(sessionpkg.Options{
+func (s *Server) newSessionManager() (*session.Manager, error) {
+	return session.New(session.Options{
 		Secret:       s.cfg.SessionSecret,
 		OldSecrets:   s.cfg.OldSessionSecrets,
 		Issuer:       s.issuer,
@@ -301,7 +300,7 @@ func (s *Server) newSessionManager() (*sessionpkg.Manager, error) {
 
 // WatchStore keeps the session cache in step with other instances until
 // ctx ends; run it once, in a goroutine, in every instance. See
-// [sessionpkg.Manager.Watch].
+// [session.Manager.Watch].
 func (s *Server) WatchStore(ctx context.Context) {
 	s.sessions.Watch(ctx)
 }

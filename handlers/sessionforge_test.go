@@ -6,16 +6,16 @@ import (
 	"encoding/base64"
 	"testing"
 
-	sessionpkg "example.com/twitterlogin/handlers/session"
+	"example.com/twitterlogin/handlers/session"
 )
 
 // What the HTTP tests need to know of package session to send, forge and
 // age session cookies.
 const (
-	sessionCookie = sessionpkg.CookieName
+	sessionCookie = session.CookieName
 	// sessionTyp is the typ header a session token must carry.
 	sessionTyp = "session+jwt"
-	jwtLeeway  = sessionpkg.Leeway
+	jwtLeeway  = session.Leeway
 )
 
 // sessionSigningKey derives, as package session does, the HS256 key and

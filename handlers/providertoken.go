@@ -13,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"example.com/twitterlogin/config"
+	"example.com/twitterlogin/handlers/session"
 	"example.com/twitterlogin/handlers/twitter"
 	"example.com/twitterlogin/models"
 )
@@ -269,7 +270,7 @@ func (s *Server) handleTwitterMe(c *gin.Context) {
 
 // endTwitterLogin ends the session whose Twitter credential stopped
 // working and answers 401 with a clearing cookie.
-func (s *Server) endTwitterLogin(c *gin.Context, sess *session, cause error) {
+func (s *Server) endTwitterLogin(c *gin.Context, sess *session.Session, cause error) {
 	ctx, cancel := s.storeCtx(c)
 	defer cancel()
 	if err := s.store.DeleteSession(ctx, sess.ID); err != nil && !errors.Is(err, models.ErrNotFound) {

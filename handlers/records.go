@@ -12,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"example.com/twitterlogin/handlers/session"
 	"example.com/twitterlogin/models"
 )
 
@@ -127,7 +128,7 @@ func decodeRecordJSON(body io.Reader) (string, error) {
 }
 
 // decodeRecordForm reads the page's form: text plus the form token.
-func (s *Server) decodeRecordForm(c *gin.Context, sess *session) (string, error) {
+func (s *Server) decodeRecordForm(c *gin.Context, sess *session.Session) (string, error) {
 	if err := s.checkForm(c, sess, "text"); err != nil {
 		return "", err
 	}
@@ -136,7 +137,7 @@ func (s *Server) decodeRecordForm(c *gin.Context, sess *session) (string, error)
 
 // checkForm parses a form body and checks its CSRF token. Only the named
 // fields (and the token) may appear, once each.
-func (s *Server) checkForm(c *gin.Context, sess *session, fields ...string) error {
+func (s *Server) checkForm(c *gin.Context, sess *session.Session, fields ...string) error {
 	if err := c.Request.ParseForm(); err != nil {
 		return bodyError(err)
 	}

@@ -3,7 +3,7 @@ package handlers
 import (
 	"net/http"
 
-	sessionpkg "example.com/twitterlogin/handlers/session"
+	"example.com/twitterlogin/handlers/session"
 )
 
 // TokenOnlyHandler returns a handler that verifies the session cookie's
@@ -13,7 +13,7 @@ import (
 // not a way to authenticate requests, because it ignores logout.
 func (s *Server) TokenOnlyHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ck, err := r.Cookie(sessionpkg.CookieName)
+		ck, err := r.Cookie(session.CookieName)
 		if err == nil {
 			_, _, err = s.sessions.Verify(ck.Value)
 		}
