@@ -47,3 +47,25 @@ func IsLoopback(host string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+// RemoteDevListeners lists, in dev mode, the listen addresses that are not
+// loopback only, as "ADDR=:8080": dev mode runs on generated secrets and,
+// when it runs, the dev provider, which signs anyone in; neither should be
+// reachable from the network by accident. An empty host listens on every
+// interface.
+func (c *Config) RemoteDevListeners() []string {
+	if !c.Dev {
+		return nil
+	}
+	var out []string
+	check := func(name, addr string) {
+		if host, _, err := net.SplitHostPort(addr); err != nil || !IsLoopback(host) {
+			out = append(out, name+"="+addr)
+		}
+	}
+	check("ADDR", c.Addr)
+	if c.DevProvider {
+		check("DEV_PROVIDER_ADDR", c.DevProviderAddr)
+	}
+	return out
+}

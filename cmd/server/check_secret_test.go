@@ -26,7 +26,7 @@ func TestCheck_WeakSecret(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, err := runCheck(t, maps(e.env, "SESSION_SECRET", tt.secret))
+			out, err := runCheck(t, withEnv(e.env, "SESSION_SECRET", tt.secret))
 			wantLine(t, out, tt.want)
 			if fail := strings.HasPrefix(tt.want, "FAIL"); fail != errors.Is(err, errCheckFailed) {
 				t.Errorf("err = %v, want a failed check %v\n%s", err, fail, out)

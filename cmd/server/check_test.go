@@ -170,7 +170,7 @@ func TestCheck_StoreAndIndexes(t *testing.T) {
 	// Before the first start: the server will create them, and the store
 	// (no access control) lets it.
 	t.Run("indexes missing", func(t *testing.T) {
-		env := maps(e.env, "MONGODB_DATABASE", storetest.DatabaseName())
+		env := withEnv(e.env, "MONGODB_DATABASE", storetest.DatabaseName())
 		out, err := runCheck(t, env)
 		if err != nil {
 			t.Fatalf("check failed: %v\n%s", err, out)
@@ -179,7 +179,7 @@ func TestCheck_StoreAndIndexes(t *testing.T) {
 		wantLine(t, out, "OK   store indexes:", "will be created at start-up", "users {twitter_id: 1} unique")
 	})
 	t.Run("unreachable", func(t *testing.T) {
-		env := maps(e.env, "MONGODB_URI", "mongodb://127.0.0.1:1/?connectTimeoutMS=500")
+		env := withEnv(e.env, "MONGODB_URI", "mongodb://127.0.0.1:1/?connectTimeoutMS=500")
 		out, err := runCheck(t, env)
 		if !errors.Is(err, errCheckFailed) {
 			t.Fatalf("err = %v, want errCheckFailed\n%s", err, out)
@@ -190,7 +190,7 @@ func TestCheck_StoreAndIndexes(t *testing.T) {
 
 func TestCheck_BadConfig(t *testing.T) {
 	e := newCheckEnv(t, devtwitter.Config{})
-	env := maps(e.env, "SESSION_SECRET", "short")
+	env := withEnv(e.env, "SESSION_SECRET", "short")
 	out, err := runCheck(t, env)
 	if !errors.Is(err, errCheckFailed) {
 		t.Fatalf("err = %v, want errCheckFailed\n%s", err, out)
@@ -198,8 +198,8 @@ func TestCheck_BadConfig(t *testing.T) {
 	wantLine(t, out, "FAIL config:", "SESSION_SECRET must be at least 32 bytes")
 }
 
-// maps returns a copy of m with k set to v.
-func maps(m map[string]string, k, v string) map[string]string {
+// withEnv returns a copy of m with k set to v.
+func withEnv(m map[string]string, k, v string) map[string]string {
 	out := make(map[string]string, len(m)+1)
 	for key, val := range m {
 		out[key] = val
@@ -213,7 +213,7 @@ func maps(m map[string]string, k, v string) map[string]string {
 // check then names the pair, not TWITTER_FLOW).
 func TestCheck_NoSpuriousFlowLine(t *testing.T) {
 	e := newCheckEnv(t, devtwitter.Config{})
-	oauth2Only := maps(maps(e.env, "TWITTER_CONSUMER_KEY", ""), "TWITTER_CONSUMER_SECRET", "")
+	oauth2Only := withEnv(withEnv(e.env, "TWITTER_CONSUMER_KEY", ""), "TWITTER_CONSUMER_SECRET", "")
 	tests := []struct {
 		name     string
 		env      map[string]string
@@ -221,7 +221,7 @@ func TestCheck_NoSpuriousFlowLine(t *testing.T) {
 	}{
 		{"valid", e.env, ""},
 		{"valid, one flow", oauth2Only, ""},
-		{"half a key pair", maps(oauth2Only, "TWITTER_CLIENT_SECRET", ""), "TWITTER_CLIENT_ID and TWITTER_CLIENT_SECRET must be set together"},
+		{"half a key pair", withEnv(oauth2Only, "TWITTER_CLIENT_SECRET", ""), "TWITTER_CLIENT_ID and TWITTER_CLIENT_SECRET must be set together"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

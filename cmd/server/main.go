@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -118,7 +119,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // options are the command-line flags; every other setting is an
 // environment variable.
 type options struct {
-	dev, rotate, reencrypt, check bool
+	dev, rotate, reencrypt, check, allowRemote bool
 }
 
 // parseFlags parses the command line, printing usage and errors to stderr.
@@ -129,6 +130,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	flags.BoolVar(&opts.dev, "dev", false, "development mode: embedded store, dev Twitter provider when no keys are set, loopback-only defaults")
 	flags.BoolVar(&opts.rotate, "rotate-token-key", false, "dev mode: make a new service-token signing key in DATA_DIR before starting; the old one stays published until its tokens have expired")
 	flags.BoolVar(&opts.reencrypt, "reencrypt-tokens", false, "re-encrypt every stored Twitter token under the first of TOKEN_ENCRYPTION_KEYS, print how many, and exit (run after adding a new key; then remove the old one)")
+	flags.BoolVar(&opts.allowRemote, "allow-remote", false, "dev mode: listen on a non-loopback ADDR or DEV_PROVIDER_ADDR anyway, serving the dev provider and generated secrets to the network")
 	flags.BoolVar(&opts.check, "check", false, "check the configuration (secrets, URLs, store and indexes, Twitter keys), print one line per check and exit non-zero on any failure")
 	if err := flags.Parse(args); err != nil {
 		return options{}, err
@@ -147,7 +149,15 @@ func loadConfig(getenv func(string) string, opts options, stderr io.Writer) (*co
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	remote := cfg.RemoteDevListeners()
+	if len(remote) > 0 && !opts.allowRemote {
+		return nil, nil, nil, fmt.Errorf("dev mode listens on loopback only, but %s: use a loopback host (localhost:8080), or pass -allow-remote to serve the dev provider and generated secrets to your network",
+			strings.Join(remote, " and "))
+	}
 	log := newLogger(stderr, cfg)
+	if len(remote) > 0 {
+		log.Warn("dev mode reachable from the network (-allow-remote)", "listeners", remote)
+	}
 	signingKeys, err := loadTokenKeys(cfg, opts.rotate, time.Now(), log)
 	if err != nil {
 		return nil, nil, nil, err

@@ -162,9 +162,16 @@ type devServer struct {
 // on port 0, so test runs never share the dev default 127.0.0.1:9090.
 func startDev(t *testing.T) *devServer {
 	t.Helper()
+	return startDevOn(t, freeAddr(t))
+}
+
+// startDevOn is startDev listening on addr (a free port), with more
+// command-line arguments.
+func startDevOn(t *testing.T, addr string, args ...string) *devServer {
+	t.Helper()
 	d := &devServer{dir: t.TempDir(), stdout: &testdouble.Buffer{}, stderr: &testdouble.Buffer{}, done: make(chan error, 1)}
-	addr := freeAddr(t)
-	d.base = "http://" + addr
+	_, port, _ := net.SplitHostPort(addr)
+	d.base = "http://127.0.0.1:" + port
 	env := map[string]string{
 		"ADDR":         addr,
 		"PUBLIC_URL":   d.base,
@@ -175,7 +182,7 @@ func startDev(t *testing.T) *devServer {
 	d.cancel = cancel
 	t.Cleanup(cancel)
 	go func() {
-		d.done <- run(ctx, []string{"-dev"}, func(k string) string { return env[k] }, d.stdout, d.stderr)
+		d.done <- run(ctx, append([]string{"-dev"}, args...), func(k string) string { return env[k] }, d.stdout, d.stderr)
 	}()
 
 	deadline := time.After(60 * time.Second)
@@ -245,6 +252,19 @@ func TestDevServers_SideBySide(t *testing.T) {
 	}
 }
 
+// TestDevAllowRemote: with -allow-remote, dev mode listens where ADDR
+// says, and warns that it can be reached from the network.
+func TestDevAllowRemote(t *testing.T) {
+	_, port, _ := net.SplitHostPort(freeAddr(t))
+	d := startDevOn(t, "0.0.0.0:"+port, "-allow-remote")
+	if !strings.Contains(d.stderr.String(), "dev mode reachable from the network") {
+		t.Errorf("no warning in the log:\n%s", d.stderr.String())
+	}
+	if err := d.stop(); err != nil {
+		t.Errorf("run: %v", err)
+	}
+}
+
 func TestRefusesToStartMisconfigured(t *testing.T) {
 	tests := []struct {
 		name string
@@ -256,11 +276,15 @@ func TestRefusesToStartMisconfigured(t *testing.T) {
 		{"short secret", nil, map[string]string{"SESSION_SECRET": "short"}, "SESSION_SECRET must be at least 32 bytes"},
 		{"stray argument", []string{"-dev", "extra"}, nil, "unexpected arguments"},
 		{"unknown flag", []string{"-nope"}, nil, "flag provided but not defined"},
+		{"dev on every interface", []string{"-dev"}, map[string]string{"ADDR": ":0"}, "but ADDR=:0: use a loopback host"},
+		{"dev provider on every interface", []string{"-dev"}, map[string]string{"ADDR": "127.0.0.1:0", "DEV_PROVIDER_ADDR": "0.0.0.0:0"},
+			"DEV_PROVIDER_ADDR=0.0.0.0:0: use a loopback host (localhost:8080), or pass -allow-remote"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stderr bytes.Buffer
-			err := run(context.Background(), tt.args, func(k string) string { return tt.env[k] }, io.Discard, &stderr)
+			env := withEnv(tt.env, "DATA_DIR", t.TempDir())
+			err := run(context.Background(), tt.args, func(k string) string { return env[k] }, io.Discard, &stderr)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("run = %v; want an error containing %q", err, tt.want)
 			}
