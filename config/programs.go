@@ -30,6 +30,9 @@ type ImageService struct {
 	JWKSURL  string // IMAGESERVICE_JWKS_URL: the app's JWK Set URL
 	Issuer   string // IMAGESERVICE_ISSUER: the iss tokens must carry
 	Audience string // IMAGESERVICE_AUDIENCE: this service's aud
+	// Roots (IMAGESERVICE_ROOTS), if set, is a PEM file of certificate
+	// authorities a signing key's x5c chain must lead to.
+	Roots string
 }
 
 // LoadImageService reads cmd/imageservice's variables through getenv,
@@ -47,5 +50,6 @@ func LoadImageService(getenv func(string) string) ImageService {
 		JWKSURL:  env("IMAGESERVICE_JWKS_URL", "http://localhost:8080/.well-known/jwks.json"),
 		Issuer:   env("IMAGESERVICE_ISSUER", "http://localhost:8080"),
 		Audience: env("IMAGESERVICE_AUDIENCE", DemoAudience),
+		Roots:    env("IMAGESERVICE_ROOTS", ""),
 	}
 }

@@ -25,6 +25,10 @@ type Tokens struct {
 	// generated key kept in DataDir; empty outside dev mode turns service
 	// tokens off.
 	Keys []KeyFiles
+	// RootFile (TOKEN_ROOT_FILE), if set, is a PEM file of certificate
+	// authorities: every signing key's certificate chain must lead to one
+	// of them, or the server refuses to start.
+	RootFile string
 	// Lifetime is how long an issued token lives (TOKEN_LIFETIME).
 	Lifetime time.Duration
 	// Audience is the app's own audience id: a token for it may call the
@@ -72,6 +76,8 @@ func (c *Config) loadTokens(env func(key, def string) string) []string {
 			t.Keys = append(t.Keys, KeyFiles{Key: keys[i], Cert: certs[i]})
 		}
 	}
+
+	t.RootFile = env("TOKEN_ROOT_FILE", "")
 
 	var err error
 	if t.Lifetime, err = time.ParseDuration(env("TOKEN_LIFETIME", "10m")); err != nil || t.Lifetime < time.Minute || t.Lifetime > MaxTokenLifetime {

@@ -29,6 +29,7 @@ import (
 	"example.com/twitterlogin/config"
 	"example.com/twitterlogin/handlers/bearer"
 	"example.com/twitterlogin/handlers/imageservice"
+	"example.com/twitterlogin/handlers/tokenkeys"
 )
 
 func main() {
@@ -48,6 +49,7 @@ type options struct {
 	jwksURL     string
 	issuer      string
 	audience    string
+	roots       string // PEM file of the CAs key chains must lead to; "" for none
 }
 
 // parseOptions reads flags, with defaults from config (and so from the
@@ -62,6 +64,7 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (opt
 	fs.StringVar(&o.jwksURL, "jwks-url", def.JWKSURL, "the app's JWK Set URL (https, or http on loopback)")
 	fs.StringVar(&o.issuer, "issuer", def.Issuer, "the issuer (iss) tokens must carry: the app's PUBLIC_URL")
 	fs.StringVar(&o.audience, "audience", def.Audience, "this service's audience id (aud)")
+	fs.StringVar(&o.roots, "roots", def.Roots, "PEM file of certificate authorities: trust only keys whose x5c chain leads to one")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -96,7 +99,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	v, err := bearer.New(bearer.Options{Keys: keys, Issuer: o.issuer, Audience: o.audience})
+	bo := bearer.Options{Keys: keys, Issuer: o.issuer, Audience: o.audience}
+	if o.roots != "" {
+		if bo.Roots, err = tokenkeys.LoadRoots(o.roots); err != nil {
+			return err
+		}
+	}
+	v, err := bearer.New(bo)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +36,15 @@ func TestParseOptionsRefuses(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"-jwks-url", "http://example.com/jwks.json", "-addr", "127.0.0.1:0"}, func(string) string { return "" }, &bytes.Buffer{}); err == nil {
 		t.Error("run accepted a plain-http JWK Set URL off loopback")
+	}
+	noPEM := filepath.Join(t.TempDir(), "roots.pem")
+	if err := os.WriteFile(noPEM, []byte("not PEM"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// IMAGESERVICE_ROOTS is -roots' default.
+	env := func(k string) string { return map[string]string{"IMAGESERVICE_ROOTS": noPEM}[k] }
+	if err := run(context.Background(), []string{"-addr", "127.0.0.1:0"}, env, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "no PEM certificate") {
+		t.Errorf("run with a roots file without certificates = %v", err)
 	}
 }
 

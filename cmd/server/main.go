@@ -294,6 +294,15 @@ func loadTokenKeys(cfg *config.Config, rotate bool, now time.Time, log *slog.Log
 		if err != nil {
 			return nil, fmt.Errorf("load token signing keys: %w", err)
 		}
+		if cfg.Tokens.RootFile != "" {
+			roots, err := tokenkeys.LoadRoots(cfg.Tokens.RootFile)
+			if err == nil {
+				err = keys.VerifyChains(roots, now)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("TOKEN_ROOT_FILE: %w", err)
+			}
+		}
 		return keys, nil
 	case !cfg.Dev:
 		log.Info("service tokens are off: set TOKEN_KEY_FILES and TOKEN_CERT_FILES to turn them on")

@@ -2,12 +2,14 @@ package main
 
 import (
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"example.com/twitterlogin/config"
+	"example.com/twitterlogin/handlers/tokenkeys"
 )
 
 func TestLoadTokenKeys(t *testing.T) {
@@ -46,5 +48,55 @@ func TestLoadTokenKeys(t *testing.T) {
 	bad := &config.Config{Tokens: config.Tokens{Keys: []config.KeyFiles{{Key: filepath.Join(dir, "none.key"), Cert: filepath.Join(dir, "none.crt")}}}}
 	if _, err := loadTokenKeys(bad, false, now, log); err == nil || !strings.Contains(err.Error(), "none.key") {
 		t.Errorf("missing key file = %v", err)
+	}
+}
+
+// TestLoadTokenKeys_RootFile: with TOKEN_ROOT_FILE, the server starts only
+// if every signing key's chain leads to one of its certificates.
+func TestLoadTokenKeys_RootFile(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	write := func(name string, b []byte) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	pair := func(name string) (config.KeyFiles, []byte) {
+		t.Helper()
+		k, err := tokenkeys.Generate(tokenkeys.ES256, now.Add(-time.Minute), time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyPEM, certPEM, err := k.PEM()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return config.KeyFiles{Key: write(name+".key", keyPEM), Cert: write(name+".crt", certPEM)}, certPEM
+	}
+	signing, ownCert := pair("signing")
+	_, strangerCert := pair("stranger")
+	tests := []struct {
+		name, roots string
+		wantErr     string // "" for none
+	}{
+		{"the chain leads to the root", write("own-root.pem", ownCert), ""},
+		{"the chain leads elsewhere", write("stranger-root.pem", strangerCert), "TOKEN_ROOT_FILE: key "},
+		{"the root file holds no certificate", write("empty.pem", []byte("not PEM")), "holds no PEM certificate"},
+		{"the root file is missing", filepath.Join(dir, "none.pem"), "none.pem"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := &config.Config{Tokens: config.Tokens{Keys: []config.KeyFiles{signing}, RootFile: tc.roots}}
+			_, err := loadTokenKeys(cfg, false, now, slog.New(slog.DiscardHandler))
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("loadTokenKeys: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("loadTokenKeys = %v, want an error with %q", err, tc.wantErr)
+			}
+		})
 	}
 }

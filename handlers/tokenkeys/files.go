@@ -281,3 +281,18 @@ func writeDev(dir string, now time.Time) (devKey, error) {
 	}
 	return devKey{key: k, base: base}, nil
 }
+
+// LoadRoots reads a PEM file of certificate authorities, for
+// [Set.VerifyChains] and bearer.Options.Roots. It fails if the file holds
+// no certificate.
+func LoadRoots(path string) (*x509.CertPool, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("tokenkeys: roots: %w", err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(raw) {
+		return nil, fmt.Errorf("tokenkeys: roots: %s holds no PEM certificate", path)
+	}
+	return roots, nil
+}
