@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"example.com/twitterlogin/config"
-	"example.com/twitterlogin/handlers/tokenkeys"
 	"example.com/twitterlogin/handlers/twitter"
 	"example.com/twitterlogin/models"
 	"example.com/twitterlogin/models/embedded"
@@ -129,8 +128,8 @@ func (c *checker) checkSecrets(cfg *config.Config) {
 			"the OAuth 2.0 Client ID and the OAuth 1.0a API Key are different values on the Keys and tokens page")
 	}
 	if len(cfg.Tokens.Keys) > 0 {
-		if keys, err := tokenkeys.Load(cfg.Tokens.Keys, time.Now()); err != nil {
-			c.fail("TOKEN_KEY_FILES", err.Error(), "each key needs its certificate at the same position in TOKEN_CERT_FILES")
+		if keys, err := loadKeyFiles(cfg, time.Now()); err != nil {
+			c.fail("TOKEN_KEY_FILES", err.Error(), "each key needs its certificate chain, leaf first, at the same position in TOKEN_CERT_FILES, leading to TOKEN_ROOT_FILE if set")
 		} else {
 			c.ok("TOKEN_KEY_FILES", "%d service-token signing key(s) load and match their certificates", len(keys.Keys()))
 		}

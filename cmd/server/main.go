@@ -279,6 +279,25 @@ func janitor(ctx context.Context, store *models.Store, log *slog.Logger) {
 	}
 }
 
+// loadKeyFiles loads TOKEN_KEY_FILES and, with TOKEN_ROOT_FILE, checks
+// that every key's chain leads to one of its certificates.
+func loadKeyFiles(cfg *config.Config, now time.Time) (*tokenkeys.Set, error) {
+	keys, err := tokenkeys.Load(cfg.Tokens.Keys, now)
+	if err != nil {
+		return nil, fmt.Errorf("load token signing keys: %w", err)
+	}
+	if cfg.Tokens.RootFile != "" {
+		roots, err := tokenkeys.LoadRoots(cfg.Tokens.RootFile)
+		if err == nil {
+			err = keys.VerifyChains(roots, now)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("TOKEN_ROOT_FILE: %w", err)
+		}
+	}
+	return keys, nil
+}
+
 // loadTokenKeys returns the service-token signing keys: the configured
 // files, or in dev mode the keys kept in DATA_DIR (generated on first
 // start, and rotated first when rotate is set). Outside dev mode without
@@ -290,20 +309,7 @@ func loadTokenKeys(cfg *config.Config, rotate bool, now time.Time, log *slog.Log
 	case rotate && len(cfg.Tokens.Keys) > 0:
 		return nil, errors.New("-rotate-token-key rotates the generated dev key, but TOKEN_KEY_FILES is set")
 	case len(cfg.Tokens.Keys) > 0:
-		keys, err := tokenkeys.Load(cfg.Tokens.Keys, now)
-		if err != nil {
-			return nil, fmt.Errorf("load token signing keys: %w", err)
-		}
-		if cfg.Tokens.RootFile != "" {
-			roots, err := tokenkeys.LoadRoots(cfg.Tokens.RootFile)
-			if err == nil {
-				err = keys.VerifyChains(roots, now)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("TOKEN_ROOT_FILE: %w", err)
-			}
-		}
-		return keys, nil
+		return loadKeyFiles(cfg, now)
 	case !cfg.Dev:
 		log.Info("service tokens are off: set TOKEN_KEY_FILES and TOKEN_CERT_FILES to turn them on")
 		return nil, nil
