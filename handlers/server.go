@@ -235,6 +235,8 @@ func (s *Server) routes() *gin.Engine {
 	r.POST("/sessions/end", s.limitBody(formBodyLimit), s.loadSession, s.requireUser, s.handleEndSession)
 	r.POST("/sessions/end-all", s.limitBody(formBodyLimit), s.loadSession, s.requireUser, s.handleEndAllSessions)
 	r.GET("/me", jsonAPI, s.loadSession, s.requireUser, s.handleMe)
+	r.GET("/me/export", jsonAPI, s.loadSession, s.requireUser, s.handleExport)
+	r.GET("/your-data", s.loadSession, s.requirePageUser, s.handleYourData)
 	r.GET("/twitter/me", jsonAPI, s.loadSession, s.requireUser, s.handleTwitterMe)
 	s.tokenRoutes(r)
 	db := r.Group("/db", jsonAPI, s.loadCaller, s.requireUser)
