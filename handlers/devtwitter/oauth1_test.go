@@ -92,14 +92,6 @@ func TestOAuth1_TokenResponses(t *testing.T) {
 	}
 }
 
-func withExtra(o signOpts, kv ...string) signOpts {
-	o.extra = map[string]string{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		o.extra[kv[i]] = kv[i+1]
-	}
-	return o
-}
-
 func TestOAuth1_RequestTokenRefusals(t *testing.T) {
 	e := newTestEnv(t)
 	// One accepted request whose nonce the replay case reuses.
