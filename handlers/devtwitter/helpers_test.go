@@ -125,6 +125,18 @@ func readBody(t *testing.T, resp *http.Response) string {
 	return string(b)
 }
 
+// wantV1Error checks a v1.1 error response: its status, then the first
+// error code in body.
+func wantV1Error(t *testing.T, resp *http.Response, body string, status, code int) {
+	t.Helper()
+	if resp.StatusCode != status {
+		t.Fatalf("status = %d, want %d; body %s", resp.StatusCode, status, body)
+	}
+	if got := v1Code(t, body); got != code {
+		t.Errorf("code = %d, want %d", got, code)
+	}
+}
+
 // v1Code decodes a v1.1 error body and returns its first code.
 func v1Code(t *testing.T, body string) int {
 	t.Helper()
