@@ -6,7 +6,9 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
+	"net/http"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -95,4 +97,16 @@ func metricsAddrFrom(t *testing.T, logs string) string {
 		t.Fatalf("no metrics listener in the log:\n%s", logs)
 	}
 	return m[1]
+}
+
+// getBody GETs u with client and returns the response and its body.
+func getBody(t *testing.T, client *http.Client, u string) (*http.Response, string) {
+	t.Helper()
+	resp, err := client.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
 }

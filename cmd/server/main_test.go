@@ -48,13 +48,7 @@ func signInAndSaveRecord(t *testing.T, base string) {
 	client := &http.Client{Jar: jar, Timeout: 10 * time.Second}
 	get := func(u string) (*http.Response, string) {
 		t.Helper()
-		resp, err := client.Get(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp, string(b)
+		return getBody(t, client, u)
 	}
 
 	resp, body := get(base + "/")
