@@ -17,15 +17,6 @@ const (
 	encKey2 = "CHmkMYfAWSLoYyFkWJXjLbiSVGG6miQgkBQFGYd5w10="
 )
 
-// load runs Load with env. Dev mode (-dev or APP_ENV) keeps its
-// generated secrets in DATA_DIR (default "data", relative), so it runs in
-// a temporary directory.
-func load(t *testing.T, dev bool, env map[string]string) (*config.Config, error) {
-	t.Helper()
-	t.Chdir(t.TempDir())
-	return config.Load(func(k string) string { return env[k] }, dev)
-}
-
 func TestDevDefaults(t *testing.T) {
 	c, err := load(t, true, nil)
 	if err != nil {

@@ -3,8 +3,6 @@ package handlers
 import (
 	"cmp"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -307,24 +305,6 @@ func (b *browser) csrf() string {
 	return m[1]
 }
 
-// claims decodes the payload of a JWT without verifying it.
-func claims(t testing.TB, token string) map[string]any {
-	t.Helper()
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		t.Fatalf("not a JWT: %q", token)
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
 // userID returns the database id in the browser's session cookie.
 func (b *browser) userID() bson.ObjectID {
 	b.t.Helper()
@@ -343,47 +323,6 @@ func (h *harness) user(id bson.ObjectID) *models.User {
 		h.t.Fatalf("UserByID(%s): %v", id.Hex(), err)
 	}
 	return u
-}
-
-// wantStatus fails the test unless r has the status.
-func wantStatus(t *testing.T, r *response, status int) {
-	t.Helper()
-	if r.StatusCode != status {
-		t.Fatalf("%s %s: status %d, want %d; body %s", r.Request.Method, r.Request.URL.Path, r.StatusCode, status, r.body)
-	}
-}
-
-// wantJSONError checks a JSON error body with the status.
-func wantJSONError(t *testing.T, r *response, status int) string {
-	t.Helper()
-	wantStatus(t, r, status)
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		t.Fatalf("Content-Type %q, want JSON", ct)
-	}
-	var body struct {
-		Error string `json:"error"`
-	}
-	if err := json.Unmarshal([]byte(r.body), &body); err != nil || body.Error == "" {
-		t.Fatalf("body %q is not {\"error\": ...}", r.body)
-	}
-	return body.Error
-}
-
-// wantPage checks an HTML page with the status that contains every text.
-func wantPage(t *testing.T, r *response, status int, texts ...string) {
-	t.Helper()
-	wantStatus(t, r, status)
-	if ct := r.Header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
-		t.Fatalf("Content-Type %q, want HTML", ct)
-	}
-	for _, s := range texts {
-		if !strings.Contains(r.body, s) {
-			t.Errorf("page does not contain %q:\n%s", s, r.body)
-		}
-	}
-	if strings.Contains(r.body, "goroutine ") || strings.Contains(r.body, ".go:") {
-		t.Errorf("page shows a stack trace:\n%s", r.body)
-	}
 }
 
 func (r *response) String() string { return fmt.Sprintf("%d %s", r.StatusCode, r.body) }

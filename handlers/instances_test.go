@@ -37,19 +37,6 @@ func (h *harness) secondServer(store *models.Store) (*Server, *httptest.Server) 
 	return srv, ts
 }
 
-// getWithCookie sends GET target to base with only the session cookie.
-func getWithCookie(t *testing.T, base, target, cookie string) int {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, base+target, nil)
-	req.AddCookie(&http.Cookie{Name: sessionCookie, Value: cookie})
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
 // TestLogoutAcrossInstances: logout on one instance refuses the cookie
 // there at once, and on another instance within SESSION_CACHE_TTL (this
 // store has no change streams to say so sooner). With the cache off, at

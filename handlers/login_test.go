@@ -10,6 +10,7 @@ import (
 
 	"example.com/twitterlogin/config"
 	"example.com/twitterlogin/handlers/devtwitter"
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 var flows = []config.Flow{config.OAuth2, config.OAuth1}
@@ -26,160 +27,148 @@ func TestLoginSession(t *testing.T) {
 			// Signed out: the page offers the sign-in button.
 			wantPage(t, b.get("/"), http.StatusOK, "Sign in with Twitter", `href="/auth/oauth2/login"`)
 
-			cb := b.consent(b.startLogin(flow), "approve", "1001")
-			r := b.get(cb.String())
-			wantStatus(t, r, http.StatusFound)
-			if loc := r.Header.Get("Location"); loc != "/" {
-				t.Errorf("callback redirects to %q, want /", loc)
-			}
-			if got := r.Header.Get("Referrer-Policy"); got != "no-referrer" {
-				t.Errorf("callback Referrer-Policy %q, want no-referrer", got)
-			}
-			checkSessionCookie(t, r.Header.Values("Set-Cookie"))
-
-			token := b.cookie(sessionCookie)
-			c := claims(t, token)
-			if aud, _ := c["aud"].([]any); c["iss"] != h.app.URL || len(aud) != 1 || aud[0] != "session" {
-				t.Errorf("iss %v aud %v; want %s and session", c["iss"], c["aud"], h.app.URL)
-			}
-			if exp, iat := c["exp"].(float64), c["iat"].(float64); exp-iat != h.cfg.SessionLifetime.Seconds() {
-				t.Errorf("exp-iat = %v, want %v", exp-iat, h.cfg.SessionLifetime.Seconds())
-			}
-			for _, k := range []string{"sub", "jti", "sid", "nbf"} {
-				if c[k] == nil || c[k] == "" {
-					t.Errorf("claim %s missing: %v", k, c)
-				}
-			}
-
-			uid := b.userID()
-			u := h.user(uid)
-			if u.TwitterID != "1001" || u.Handle != "ada" || u.Token == nil || u.Token.AccessToken == "" || u.Token.Flow != string(flow) {
-				t.Fatalf("stored user = %+v, token %+v", u, u.Token)
-			}
-			if flow == config.OAuth1 && u.Token.TokenSecret == "" {
-				t.Error("OAuth 1.0a token secret not stored")
-			}
-			for _, secret := range []string{u.Token.AccessToken, u.Token.TokenSecret} {
-				if secret != "" && strings.Contains(token, secret) {
-					t.Error("the session cookie contains the Twitter token")
-				}
-			}
-
-			// Signed in: avatar, name, handle, the record form, log out.
-			page := b.get("/")
-			wantPage(t, page, http.StatusOK, "Ada Lovelace", "@ada", `class="avatar"`, `action="/db"`, "Log out")
-			if cc := page.Header.Get("Cache-Control"); cc != "no-store" {
-				t.Errorf("signed-in page Cache-Control %q, want no-store", cc)
-			}
-
-			// POST /db as JSON, then as the page's form.
-			r = b.post("/db", "application/json", `{"text":"first record"}`)
-			wantStatus(t, r, http.StatusCreated)
-			var rec struct {
-				ID, Text  string
-				CreatedAt time.Time `json:"created_at"`
-			}
-			if err := json.Unmarshal([]byte(r.body), &rec); err != nil || rec.ID == "" || rec.Text != "first record" || rec.CreatedAt.IsZero() {
-				t.Fatalf("POST /db answered %s", r.body)
-			}
-			r = b.postForm("/db", url.Values{"text": {"from <the> form"}, "csrf_token": {b.csrf()}})
-			wantStatus(t, r, http.StatusSeeOther)
-			wantPage(t, b.get("/"), http.StatusOK, "first record", "from &lt;the&gt; form")
-			r = b.get("/db")
-			wantStatus(t, r, http.StatusOK)
-			var list struct{ Records []struct{ Text string } }
-			if err := json.Unmarshal([]byte(r.body), &list); err != nil || len(list.Records) != 2 || list.Records[0].Text != "from <the> form" {
-				t.Fatalf("GET /db answered %s", r.body)
-			}
-
-			// A second login (after a rename at Twitter) updates the same
-			// user: same id, new name and handle, a fresh session token.
-			h.provider.SetUser(devtwitter.User{ID: "1001", ScreenName: "ada_l", Name: "Countess Lovelace"})
-			b.login(flow, "1001")
-			if b.userID() != uid {
-				t.Fatalf("second login: user id %s, want %s (no duplicate)", b.userID().Hex(), uid.Hex())
-			}
-			if b.cookie(sessionCookie) == token {
-				t.Error("second login reused the session token")
-			}
-			if u := h.user(uid); u.Handle != "ada_l" || u.Name != "Countess Lovelace" || !u.CreatedAt.Equal(h.user(uid).CreatedAt) {
-				t.Errorf("after second login user = %+v", u)
-			}
-			wantPage(t, b.get("/"), http.StatusOK, "Countess Lovelace", "@ada_l", "first record")
-
-			// Logout: the cookie is cleared, the Twitter token removed, and
-			// a kept copy of the cookie is refused.
-			kept := b.cookie(sessionCookie)
-			wantPage(t, b.get("/logout"), http.StatusOK, `action="/logout"`)
-			r = b.postForm("/logout", url.Values{"csrf_token": {b.csrf()}})
-			wantStatus(t, r, http.StatusSeeOther)
-			if got := r.Header.Get("Clear-Site-Data"); !strings.Contains(got, `"cookies"`) {
-				t.Errorf("logout Clear-Site-Data = %q", got)
-			}
-			if !clearsCookie(r.Header.Values("Set-Cookie"), sessionCookie) {
-				t.Errorf("logout Set-Cookie %q does not clear %s", r.Header.Values("Set-Cookie"), sessionCookie)
-			}
-			if b.cookie(sessionCookie) != "" {
-				t.Error("session cookie still in the jar after logout")
-			}
-			if u := h.user(uid); u.Token != nil {
-				t.Errorf("Twitter token still stored after logout: %+v", u.Token)
-			}
-			wantPage(t, b.get("/?notice=signed-out"), http.StatusOK, "You are signed out.", "Sign in with Twitter")
-
-			b.setCookie(sessionCookie, kept)
-			wantJSONError(t, b.get("/db"), http.StatusUnauthorized)
-			if b.cookie(sessionCookie) != "" {
-				t.Error("the refused cookie was not cleared")
-			}
+			token := wantFirstLogin(t, h, b, flow)
+			uid := wantUserStored(t, h, b, flow, token)
+			wantSignedInPage(t, b)
+			wantRecordsSaved(t, b)
+			wantSecondLoginUpdates(t, h, b, flow, uid, token)
+			wantLogout(t, h, b, uid)
 		})
 	}
 }
 
-// checkSessionCookie asserts the attributes of the issued session cookie.
-func checkSessionCookie(t *testing.T, setCookies []string) {
+// wantFirstLogin approves a login as Twitter user 1001 and checks the
+// callback's redirect, headers and cookie, and the session token's claims.
+// It returns the token.
+func wantFirstLogin(t *testing.T, h *harness, b *browser, flow config.Flow) string {
 	t.Helper()
-	for _, sc := range setCookies {
-		if !strings.HasPrefix(sc, sessionCookie+"=") {
-			continue
-		}
-		attrs := strings.Split(sc, "; ")
-		has := map[string]bool{}
-		for _, a := range attrs[1:] {
-			k, _, _ := strings.Cut(a, "=")
-			has[k] = true
-			if a == "SameSite=Lax" {
-				has["Lax"] = true
-			}
-		}
-		for _, want := range []string{"HttpOnly", "Secure", "Path", "Lax"} {
-			if !has[want] {
-				t.Errorf("session cookie %q lacks %s", sc, want)
-			}
-		}
-		for _, not := range []string{"Max-Age", "Expires", "Domain"} {
-			if has[not] {
-				t.Errorf("session cookie %q has %s; want a host-only session cookie", sc, not)
-			}
-		}
-		if !strings.Contains(sc, "Path=/;") && !strings.HasSuffix(sc, "Path=/") {
-			t.Errorf("session cookie %q: want Path=/", sc)
-		}
-		if len(sc) > 1024 {
-			t.Errorf("session cookie is %d bytes; want it small", len(sc))
-		}
-		return
+	cb := b.consent(b.startLogin(flow), "approve", "1001")
+	r := b.get(cb.String())
+	wantStatus(t, r, http.StatusFound)
+	if loc := r.Header.Get("Location"); loc != "/" {
+		t.Errorf("callback redirects to %q, want /", loc)
 	}
-	t.Fatalf("no %s in Set-Cookie %q", sessionCookie, setCookies)
+	if got := r.Header.Get("Referrer-Policy"); got != "no-referrer" {
+		t.Errorf("callback Referrer-Policy %q, want no-referrer", got)
+	}
+	checkSessionCookie(t, r.Header.Values("Set-Cookie"))
+
+	token := b.cookie(sessionCookie)
+	c := claims(t, token)
+	if aud, _ := c["aud"].([]any); c["iss"] != h.app.URL || len(aud) != 1 || aud[0] != "session" {
+		t.Errorf("iss %v aud %v; want %s and session", c["iss"], c["aud"], h.app.URL)
+	}
+	if exp, iat := c["exp"].(float64), c["iat"].(float64); exp-iat != h.cfg.SessionLifetime.Seconds() {
+		t.Errorf("exp-iat = %v, want %v", exp-iat, h.cfg.SessionLifetime.Seconds())
+	}
+	for _, k := range []string{"sub", "jti", "sid", "nbf"} {
+		if c[k] == nil || c[k] == "" {
+			t.Errorf("claim %s missing: %v", k, c)
+		}
+	}
+	return token
 }
 
-func clearsCookie(setCookies []string, name string) bool {
-	for _, sc := range setCookies {
-		if strings.HasPrefix(sc, name+"=;") && strings.Contains(sc, "Max-Age=0") {
-			return true
+// wantUserStored checks the signed-in user as stored, with the Twitter
+// token kept out of the session cookie, and returns the user's id.
+func wantUserStored(t *testing.T, h *harness, b *browser, flow config.Flow, token string) bson.ObjectID {
+	t.Helper()
+	uid := b.userID()
+	u := h.user(uid)
+	if u.TwitterID != "1001" || u.Handle != "ada" || u.Token == nil || u.Token.AccessToken == "" || u.Token.Flow != string(flow) {
+		t.Fatalf("stored user = %+v, token %+v", u, u.Token)
+	}
+	if flow == config.OAuth1 && u.Token.TokenSecret == "" {
+		t.Error("OAuth 1.0a token secret not stored")
+	}
+	for _, secret := range []string{u.Token.AccessToken, u.Token.TokenSecret} {
+		if secret != "" && strings.Contains(token, secret) {
+			t.Error("the session cookie contains the Twitter token")
 		}
 	}
-	return false
+	return uid
+}
+
+// wantSignedInPage checks the signed-in page: avatar, name, handle, the
+// record form, log out, and not cached.
+func wantSignedInPage(t *testing.T, b *browser) {
+	t.Helper()
+	page := b.get("/")
+	wantPage(t, page, http.StatusOK, "Ada Lovelace", "@ada", `class="avatar"`, `action="/db"`, "Log out")
+	if cc := page.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("signed-in page Cache-Control %q, want no-store", cc)
+	}
+}
+
+// wantRecordsSaved does POST /db as JSON, then as the page's form, and
+// checks both on the page and in GET /db, newest first.
+func wantRecordsSaved(t *testing.T, b *browser) {
+	t.Helper()
+	r := b.post("/db", "application/json", `{"text":"first record"}`)
+	wantStatus(t, r, http.StatusCreated)
+	var rec struct {
+		ID, Text  string
+		CreatedAt time.Time `json:"created_at"`
+	}
+	if err := json.Unmarshal([]byte(r.body), &rec); err != nil || rec.ID == "" || rec.Text != "first record" || rec.CreatedAt.IsZero() {
+		t.Fatalf("POST /db answered %s", r.body)
+	}
+	r = b.postForm("/db", url.Values{"text": {"from <the> form"}, "csrf_token": {b.csrf()}})
+	wantStatus(t, r, http.StatusSeeOther)
+	wantPage(t, b.get("/"), http.StatusOK, "first record", "from &lt;the&gt; form")
+	r = b.get("/db")
+	wantStatus(t, r, http.StatusOK)
+	var list struct{ Records []struct{ Text string } }
+	if err := json.Unmarshal([]byte(r.body), &list); err != nil || len(list.Records) != 2 || list.Records[0].Text != "from <the> form" {
+		t.Fatalf("GET /db answered %s", r.body)
+	}
+}
+
+// wantSecondLoginUpdates logs in again after a rename at Twitter: the same
+// user (same id) gets the new name and handle, and a fresh session token.
+func wantSecondLoginUpdates(t *testing.T, h *harness, b *browser, flow config.Flow, uid bson.ObjectID, token string) {
+	t.Helper()
+	h.provider.SetUser(devtwitter.User{ID: "1001", ScreenName: "ada_l", Name: "Countess Lovelace"})
+	b.login(flow, "1001")
+	if b.userID() != uid {
+		t.Fatalf("second login: user id %s, want %s (no duplicate)", b.userID().Hex(), uid.Hex())
+	}
+	if b.cookie(sessionCookie) == token {
+		t.Error("second login reused the session token")
+	}
+	if u := h.user(uid); u.Handle != "ada_l" || u.Name != "Countess Lovelace" || !u.CreatedAt.Equal(h.user(uid).CreatedAt) {
+		t.Errorf("after second login user = %+v", u)
+	}
+	wantPage(t, b.get("/"), http.StatusOK, "Countess Lovelace", "@ada_l", "first record")
+}
+
+// wantLogout logs out: the cookie is cleared, the Twitter token removed,
+// and a kept copy of the cookie is refused.
+func wantLogout(t *testing.T, h *harness, b *browser, uid bson.ObjectID) {
+	t.Helper()
+	kept := b.cookie(sessionCookie)
+	wantPage(t, b.get("/logout"), http.StatusOK, `action="/logout"`)
+	r := b.postForm("/logout", url.Values{"csrf_token": {b.csrf()}})
+	wantStatus(t, r, http.StatusSeeOther)
+	if got := r.Header.Get("Clear-Site-Data"); !strings.Contains(got, `"cookies"`) {
+		t.Errorf("logout Clear-Site-Data = %q", got)
+	}
+	if !clearsCookie(r.Header.Values("Set-Cookie"), sessionCookie) {
+		t.Errorf("logout Set-Cookie %q does not clear %s", r.Header.Values("Set-Cookie"), sessionCookie)
+	}
+	if b.cookie(sessionCookie) != "" {
+		t.Error("session cookie still in the jar after logout")
+	}
+	if u := h.user(uid); u.Token != nil {
+		t.Errorf("Twitter token still stored after logout: %+v", u.Token)
+	}
+	wantPage(t, b.get("/?notice=signed-out"), http.StatusOK, "You are signed out.", "Sign in with Twitter")
+
+	b.setCookie(sessionCookie, kept)
+	wantJSONError(t, b.get("/db"), http.StatusUnauthorized)
+	if b.cookie(sessionCookie) != "" {
+		t.Error("the refused cookie was not cleared")
+	}
 }
 
 // TestLoginCancelled: declining at Twitter lands on / with a message, and
@@ -201,6 +190,16 @@ func TestLoginCancelled(t *testing.T) {
 	}
 }
 
+// approvedWith approves the login at a as Twitter user 1003 and returns
+// the callback URL with its query changed by edit.
+func approvedWith(b *browser, a *url.URL, edit func(q url.Values)) string {
+	cb := b.consent(a, "approve", "1003")
+	q := cb.Query()
+	edit(q)
+	cb.RawQuery = q.Encode()
+	return cb.String()
+}
+
 // TestCallbackRefused: callbacks that do not belong to a login this
 // browser started are refused with 400, and no user or session is written.
 func TestCallbackRefused(t *testing.T) {
@@ -214,18 +213,10 @@ func TestCallbackRefused(t *testing.T) {
 		other bool
 	}{
 		{"oauth2 state altered", config.OAuth2, func(t *testing.T, b *browser, a *url.URL) string {
-			cb := b.consent(a, "approve", "1003")
-			q := cb.Query()
-			q.Set("state", q.Get("state")+"x")
-			cb.RawQuery = q.Encode()
-			return cb.String()
+			return approvedWith(b, a, func(q url.Values) { q.Set("state", q.Get("state")+"x") })
 		}, false},
 		{"oauth2 state missing", config.OAuth2, func(t *testing.T, b *browser, a *url.URL) string {
-			cb := b.consent(a, "approve", "1003")
-			q := cb.Query()
-			q.Del("state")
-			cb.RawQuery = q.Encode()
-			return cb.String()
+			return approvedWith(b, a, func(q url.Values) { q.Del("state") })
 		}, false},
 		{"oauth2 callback in another browser", config.OAuth2, func(t *testing.T, b *browser, a *url.URL) string {
 			return b.consent(a, "approve", "1003").String()
@@ -234,36 +225,20 @@ func TestCallbackRefused(t *testing.T) {
 			old := b.consent(a, "approve", "1003")
 			// A new login replaces state and verifier; splice the old code
 			// into the new callback.
-			cb := b.consent(b.startLogin(config.OAuth2), "approve", "1003")
-			q := cb.Query()
-			q.Set("code", old.Query().Get("code"))
-			cb.RawQuery = q.Encode()
-			return cb.String()
+			return approvedWith(b, b.startLogin(config.OAuth2), func(q url.Values) { q.Set("code", old.Query().Get("code")) })
 		}, false},
 		{"oauth2 response at the oauth1 callback", config.OAuth2, func(t *testing.T, b *browser, a *url.URL) string {
 			cb := b.consent(a, "approve", "1003")
 			return b.abs("/auth/oauth1/callback?" + cb.RawQuery)
 		}, false},
 		{"oauth1 unknown oauth_token", config.OAuth1, func(t *testing.T, b *browser, a *url.URL) string {
-			cb := b.consent(a, "approve", "1003")
-			q := cb.Query()
-			q.Set("oauth_token", "not-a-token")
-			cb.RawQuery = q.Encode()
-			return cb.String()
+			return approvedWith(b, a, func(q url.Values) { q.Set("oauth_token", "not-a-token") })
 		}, false},
 		{"oauth1 verifier altered", config.OAuth1, func(t *testing.T, b *browser, a *url.URL) string {
-			cb := b.consent(a, "approve", "1003")
-			q := cb.Query()
-			q.Set("oauth_verifier", q.Get("oauth_verifier")+"x")
-			cb.RawQuery = q.Encode()
-			return cb.String()
+			return approvedWith(b, a, func(q url.Values) { q.Set("oauth_verifier", q.Get("oauth_verifier")+"x") })
 		}, false},
 		{"oauth1 verifier missing", config.OAuth1, func(t *testing.T, b *browser, a *url.URL) string {
-			cb := b.consent(a, "approve", "1003")
-			q := cb.Query()
-			q.Del("oauth_verifier")
-			cb.RawQuery = q.Encode()
-			return cb.String()
+			return approvedWith(b, a, func(q url.Values) { q.Del("oauth_verifier") })
 		}, false},
 		{"oauth1 denied for another token", config.OAuth1, func(t *testing.T, b *browser, a *url.URL) string {
 			return b.abs("/auth/oauth1/callback?denied=someone-else")

@@ -24,44 +24,7 @@ func TestMiddlewareRefuses(t *testing.T) {
 	b := h.browser()
 	b.login("oauth2", "1001")
 	genuine := b.cookie(sessionCookie)
-	c := claims(t, genuine)
-	uid, _ := bson.ObjectIDFromHex(c["sub"].(string))
-	sid := c["sid"].(string)
-	now := h.clock.Now()
-	key, kid := sessionSigningKey(t, h.cfg.SessionSecret)
-
-	// good returns valid claims for the live session; cases change one thing.
-	good := func() jwt.MapClaims {
-		return jwt.MapClaims{
-			"iss": h.app.URL, "aud": "session", "sub": uid.Hex(), "sid": sid, "jti": "j",
-			"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(),
-		}
-	}
-	sign := func(m jwt.SigningMethod, k any, claims jwt.MapClaims, typ string) string {
-		tok := jwt.NewWithClaims(m, claims)
-		if typ != "" {
-			tok.Header["typ"] = typ
-		}
-		tok.Header["kid"] = kid
-		s, err := tok.SignedString(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	with := func(k string, v any) jwt.MapClaims {
-		m := good()
-		if v == nil {
-			delete(m, k)
-		} else {
-			m[k] = v
-		}
-		return m
-	}
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := newForger(t, h, genuine)
 
 	// A second user's live session, to splice with the first user's id.
 	other := h.browser()
@@ -76,47 +39,7 @@ func TestMiddlewareRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	noneHeader := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"session+jwt"}`))
-	payload := strings.Split(genuine, ".")[1]
-	tests := []struct {
-		name   string
-		cookie string
-	}{
-		{"garbage", "not-a-jwt"},
-		{"empty", ""},
-		{"alg none", noneHeader + "." + payload + "."},
-		{"alg none with signature", noneHeader + "." + payload + "." + strings.Split(genuine, ".")[2]},
-		{"HS512 with the right key", sign(jwt.SigningMethodHS512, key, good(), sessionTyp)},
-		{"HS384 with the right key", sign(jwt.SigningMethodHS384, key, good(), sessionTyp)},
-		{"RS256", sign(jwt.SigningMethodRS256, rsaKey, good(), sessionTyp)},
-		{"bad signature", genuine[:len(genuine)-2] + flip(genuine[len(genuine)-2:])},
-		{"signed with another key", sign(jwt.SigningMethodHS256, []byte("another-key-0123456789abcdefghijk"), good(), sessionTyp)},
-		{"payload swapped", strings.Join([]string{strings.Split(genuine, ".")[0], base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"x"}`)), strings.Split(genuine, ".")[2]}, ".")},
-		{"typ JWT", sign(jwt.SigningMethodHS256, key, good(), "JWT")},
-		{"typ at+jwt (a service token)", sign(jwt.SigningMethodHS256, key, good(), "at+jwt")},
-		{"no typ", sign(jwt.SigningMethodHS256, key, good(), "")},
-		{"unknown kid", withKID(t, sign(jwt.SigningMethodHS256, key, good(), sessionTyp), "not-a-key")},
-		{"kid as a path", withKID(t, sign(jwt.SigningMethodHS256, key, good(), sessionTyp), "../../etc/passwd")},
-		{"no kid", withKID(t, sign(jwt.SigningMethodHS256, key, good(), sessionTyp), "")},
-		{"expired", sign(jwt.SigningMethodHS256, key, with("exp", now.Add(-time.Minute).Unix()), sessionTyp)},
-		{"no exp", sign(jwt.SigningMethodHS256, key, with("exp", nil), sessionTyp)},
-		{"not yet valid", sign(jwt.SigningMethodHS256, key, with("nbf", now.Add(time.Minute).Unix()), sessionTyp)},
-		{"issued in the future", sign(jwt.SigningMethodHS256, key, with("iat", now.Add(time.Minute).Unix()), sessionTyp)},
-		{"no iat", sign(jwt.SigningMethodHS256, key, with("iat", nil), sessionTyp)},
-		{"wrong issuer", sign(jwt.SigningMethodHS256, key, with("iss", "https://evil.example"), sessionTyp)},
-		{"no issuer", sign(jwt.SigningMethodHS256, key, with("iss", nil), sessionTyp)},
-		{"wrong audience", sign(jwt.SigningMethodHS256, key, with("aud", "api"), sessionTyp)},
-		{"no audience", sign(jwt.SigningMethodHS256, key, with("aud", nil), sessionTyp)},
-		{"subject not an id", sign(jwt.SigningMethodHS256, key, with("sub", "1001"), sessionTyp)},
-		{"subject an operator", sign(jwt.SigningMethodHS256, key, with("sub", `{"$ne":null}`), sessionTyp)},
-		{"no subject", sign(jwt.SigningMethodHS256, key, with("sub", nil), sessionTyp)},
-		{"unknown user", sign(jwt.SigningMethodHS256, key, with("sub", bson.NewObjectID().Hex()), sessionTyp)},
-		{"unknown session", sign(jwt.SigningMethodHS256, key, with("sid", "no-such-session"), sessionTyp)},
-		{"no session id", sign(jwt.SigningMethodHS256, key, with("sid", nil), sessionTyp)},
-		{"another user's session", sign(jwt.SigningMethodHS256, key, with("sid", otherSID), sessionTyp)},
-		{"deleted user", goneCookie},
-	}
-	for _, tt := range tests {
+	for _, tt := range refusedCookies(t, f, genuine, otherSID, goneCookie) {
 		t.Run(tt.name, func(t *testing.T) {
 			eve := h.browser()
 			eve.setCookie(sessionCookie, tt.cookie)
@@ -143,12 +66,114 @@ func TestMiddlewareRefuses(t *testing.T) {
 		wantStatus(t, other.get("/db"), http.StatusOK)
 	})
 	t.Run("well-formed forgery of the genuine claims is accepted", func(t *testing.T) {
-		// Guards the table above: the refusals are not because our
+		// Guards the table of refusals: they are not because our
 		// hand-made tokens are always wrong.
 		eve := h.browser()
-		eve.setCookie(sessionCookie, sign(jwt.SigningMethodHS256, key, good(), sessionTyp))
+		eve.setCookie(sessionCookie, f.sign(jwt.SigningMethodHS256, f.key, f.good(), sessionTyp))
 		wantStatus(t, eve.get("/db"), http.StatusOK)
 	})
+}
+
+// forger makes session tokens for one live session, signed as package
+// session signs them, that differ from the genuine one as a case says.
+type forger struct {
+	t        *testing.T
+	iss, sid string
+	uid      bson.ObjectID
+	now      time.Time
+	key      []byte
+	kid      string
+}
+
+func newForger(t *testing.T, h *harness, genuine string) *forger {
+	t.Helper()
+	c := claims(t, genuine)
+	uid, _ := bson.ObjectIDFromHex(c["sub"].(string))
+	key, kid := sessionSigningKey(t, h.cfg.SessionSecret)
+	return &forger{t: t, iss: h.app.URL, sid: c["sid"].(string), uid: uid, now: h.clock.Now(), key: key, kid: kid}
+}
+
+// good returns valid claims for the live session; cases change one thing.
+func (f *forger) good() jwt.MapClaims {
+	return jwt.MapClaims{
+		"iss": f.iss, "aud": "session", "sub": f.uid.Hex(), "sid": f.sid, "jti": "j",
+		"iat": f.now.Unix(), "nbf": f.now.Unix(), "exp": f.now.Add(time.Hour).Unix(),
+	}
+}
+
+// sign signs claims with m and k under the session kid, with typ unless "".
+func (f *forger) sign(m jwt.SigningMethod, k any, claims jwt.MapClaims, typ string) string {
+	f.t.Helper()
+	tok := jwt.NewWithClaims(m, claims)
+	if typ != "" {
+		tok.Header["typ"] = typ
+	}
+	tok.Header["kid"] = f.kid
+	s, err := tok.SignedString(k)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return s
+}
+
+// with returns good claims with k set to v, or without k when v is nil.
+func (f *forger) with(k string, v any) jwt.MapClaims {
+	m := f.good()
+	if v == nil {
+		delete(m, k)
+	} else {
+		m[k] = v
+	}
+	return m
+}
+
+// refusedCookies lists the session cookies the middleware must refuse,
+// each differing from genuine in one respect.
+func refusedCookies(t *testing.T, f *forger, genuine, otherSID, goneCookie string) []struct{ name, cookie string } {
+	t.Helper()
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, now, hs256 := f.key, f.now, jwt.SigningMethodHS256
+	sign, with, good := f.sign, f.with, f.good
+	noneHeader := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"session+jwt"}`))
+	payload := strings.Split(genuine, ".")[1]
+	return []struct{ name, cookie string }{
+		{"garbage", "not-a-jwt"},
+		{"empty", ""},
+		{"alg none", noneHeader + "." + payload + "."},
+		{"alg none with signature", noneHeader + "." + payload + "." + strings.Split(genuine, ".")[2]},
+		{"HS512 with the right key", sign(jwt.SigningMethodHS512, key, good(), sessionTyp)},
+		{"HS384 with the right key", sign(jwt.SigningMethodHS384, key, good(), sessionTyp)},
+		{"RS256", sign(jwt.SigningMethodRS256, rsaKey, good(), sessionTyp)},
+		{"bad signature", genuine[:len(genuine)-2] + flip(genuine[len(genuine)-2:])},
+		{"signed with another key", sign(hs256, []byte("another-key-0123456789abcdefghijk"), good(), sessionTyp)},
+		{"payload swapped", strings.Join([]string{strings.Split(genuine, ".")[0], base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"x"}`)), strings.Split(genuine, ".")[2]}, ".")},
+		{"typ JWT", sign(hs256, key, good(), "JWT")},
+		{"typ at+jwt (a service token)", sign(hs256, key, good(), "at+jwt")},
+		{"no typ", sign(hs256, key, good(), "")},
+		{"unknown kid", withKID(t, sign(hs256, key, good(), sessionTyp), "not-a-key")},
+		{"kid as a path", withKID(t, sign(hs256, key, good(), sessionTyp), "../../etc/passwd")},
+		{"no kid", withKID(t, sign(hs256, key, good(), sessionTyp), "")},
+		{"expired", sign(hs256, key, with("exp", now.Add(-time.Minute).Unix()), sessionTyp)},
+		{"no exp", sign(hs256, key, with("exp", nil), sessionTyp)},
+		{"not yet valid", sign(hs256, key, with("nbf", now.Add(time.Minute).Unix()), sessionTyp)},
+		{"issued in the future", sign(hs256, key, with("iat", now.Add(time.Minute).Unix()), sessionTyp)},
+		{"no iat", sign(hs256, key, with("iat", nil), sessionTyp)},
+		{"wrong issuer", sign(hs256, key, with("iss", "https://evil.example"), sessionTyp)},
+		{"no issuer", sign(hs256, key, with("iss", nil), sessionTyp)},
+		{"wrong audience", sign(hs256, key, with("aud", "api"), sessionTyp)},
+		{"no audience", sign(hs256, key, with("aud", nil), sessionTyp)},
+		{"subject not an id", sign(hs256, key, with("sub", "1001"), sessionTyp)},
+		{"subject an operator", sign(hs256, key, with("sub", `{"$ne":null}`), sessionTyp)},
+		{"no subject", sign(hs256, key, with("sub", nil), sessionTyp)},
+		{"unknown user", sign(hs256, key, with("sub", bson.NewObjectID().Hex()), sessionTyp)},
+		{"unknown session", sign(hs256, key, with("sid", "no-such-session"), sessionTyp)},
+		{"no session id", sign(hs256, key, with("sid", nil), sessionTyp)},
+		{"another user's session", sign(hs256, key, with("sid", otherSID), sessionTyp)},
+		{"deleted user", goneCookie},
+	}
 }
 
 // withKID re-signs nothing: it swaps the token's kid header (or drops it

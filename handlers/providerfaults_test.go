@@ -1,8 +1,6 @@
 package handlers
 
 import (
-	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -13,7 +11,6 @@ import (
 
 	"example.com/twitterlogin/config"
 	"example.com/twitterlogin/handlers/devtwitter"
-	"example.com/twitterlogin/models"
 )
 
 // consentAs answers the provider's consent non-interactively as a typed
@@ -32,18 +29,6 @@ func (b *browser) consentAs(authorize *url.URL, twitterID, fault string) *respon
 	}
 	u.RawQuery = q.Encode()
 	return b.get(u.String())
-}
-
-// wantNothingWritten checks that a failed login left no session cookie
-// and no user document.
-func wantNothingWritten(t *testing.T, h *harness, b *browser, twitterID string) {
-	t.Helper()
-	if b.cookie(sessionCookie) != "" {
-		t.Error("session cookie set despite the failure")
-	}
-	if _, err := h.store.UserByTwitterID(context.Background(), twitterID); !errors.Is(err, models.ErrNotFound) {
-		t.Errorf("user %s written despite the failure: %v", twitterID, err)
-	}
 }
 
 // TestProviderFaults_PerRequest runs every per-request misbehaviour of the

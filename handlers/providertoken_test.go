@@ -21,6 +21,7 @@ import (
 
 // offlineHarness is a harness whose OAuth 2.0 logins ask for offline.access.
 func offlineHarness(t *testing.T) *harness {
+	t.Helper()
 	return newHarness(t, harnessOptions{env: map[string]string{"TWITTER_OFFLINE_ACCESS": "true"}})
 }
 

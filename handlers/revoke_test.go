@@ -13,30 +13,6 @@ import (
 	"example.com/twitterlogin/models"
 )
 
-// closeOnCleanup stops h's revocation workers before the store closes.
-func closeOnCleanup(t *testing.T, h *harness) {
-	t.Helper()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := h.srv.Close(ctx); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", within, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // logout posts the header's logout form and checks the 303.
 func (b *browser) logout() *response {
 	b.t.Helper()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -45,13 +44,8 @@ func TestOpsEndpoints(t *testing.T) {
 	client := &http.Client{Timeout: 10 * time.Second}
 	get := func(u string) (int, string) {
 		t.Helper()
-		resp, err := client.Get(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		resp, body := getBody(t, client, u)
+		return resp.StatusCode, body
 	}
 	if code, body := get(base + "/healthz"); code != http.StatusOK || body != "ok\n" {
 		t.Errorf("GET /healthz = %d %q", code, body)

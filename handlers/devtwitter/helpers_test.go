@@ -125,6 +125,18 @@ func readBody(t *testing.T, resp *http.Response) string {
 	return string(b)
 }
 
+// wantV1Error checks a v1.1 error response: its status, then the first
+// error code in body.
+func wantV1Error(t *testing.T, resp *http.Response, body string, status, code int) {
+	t.Helper()
+	if resp.StatusCode != status {
+		t.Fatalf("status = %d, want %d; body %s", resp.StatusCode, status, body)
+	}
+	if got := v1Code(t, body); got != code {
+		t.Errorf("code = %d, want %d", got, code)
+	}
+}
+
 // v1Code decodes a v1.1 error body and returns its first code.
 func v1Code(t *testing.T, body string) int {
 	t.Helper()
@@ -275,4 +287,43 @@ func wantGeneratedAvatar(t *testing.T, avatar, initials string) {
 	if !strings.Contains(string(svg), ">"+initials+"</text>") {
 		t.Errorf("avatar SVG %s lacks the initials %s", svg, initials)
 	}
+}
+
+// withExtra returns o with extra parameters kv, given as name, value pairs.
+func withExtra(o signOpts, kv ...string) signOpts {
+	o.extra = map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		o.extra[kv[i]] = kv[i+1]
+	}
+	return o
+}
+
+// authorize runs the browser step with auto=approve and returns the code.
+func (e *testEnv) authorize(t *testing.T, conf *oauth2.Config, verifier string) string {
+	t.Helper()
+	authURL := conf.AuthCodeURL("state-123", oauth2.S256ChallengeOption(verifier),
+		oauth2.SetAuthURLParam("auto", "approve"), oauth2.SetAuthURLParam("user", "1002"))
+	loc := location(t, e.get(t, authURL))
+	if got := loc.Query().Get("state"); got != "state-123" {
+		t.Fatalf("state = %q, want state-123", got)
+	}
+	code := loc.Query().Get("code")
+	if code == "" {
+		t.Fatalf("no code in %s", loc)
+	}
+	return code
+}
+
+// ctx is a context whose oauth2 client is the env's non-redirecting one.
+func (e *testEnv) ctx() context.Context {
+	return context.WithValue(context.Background(), oauth2.HTTPClient, e.client)
+}
+
+// usersMe calls /2/users/me with a bearer token.
+func (e *testEnv) usersMe(t *testing.T, token string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", e.base+"/2/users/me?user.fields=profile_image_url", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp := e.do(t, req)
+	return resp, readBody(t, resp)
 }

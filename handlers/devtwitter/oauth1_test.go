@@ -92,14 +92,6 @@ func TestOAuth1_TokenResponses(t *testing.T) {
 	}
 }
 
-func withExtra(o signOpts, kv ...string) signOpts {
-	o.extra = map[string]string{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		o.extra[kv[i]] = kv[i+1]
-	}
-	return o
-}
-
 func TestOAuth1_RequestTokenRefusals(t *testing.T) {
 	e := newTestEnv(t)
 	// One accepted request whose nonce the replay case reuses.
@@ -134,12 +126,7 @@ func TestOAuth1_RequestTokenRefusals(t *testing.T) {
 			}
 			resp := e.do(t, req)
 			body := readBody(t, resp)
-			if resp.StatusCode != tc.wantStatus {
-				t.Fatalf("status = %d, want %d; body %s", resp.StatusCode, tc.wantStatus, body)
-			}
-			if got := v1Code(t, body); got != tc.wantCode {
-				t.Errorf("code = %d, want %d", got, tc.wantCode)
-			}
+			wantV1Error(t, resp, body, tc.wantStatus, tc.wantCode)
 			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 				t.Errorf("Content-Type = %q", ct)
 			}
@@ -245,12 +232,7 @@ func TestOAuth1_AccessTokenRefusals(t *testing.T) {
 			e := newTestEnv(t)
 			resp := tc.run(t, e)
 			body := readBody(t, resp)
-			if resp.StatusCode != tc.wantStatus {
-				t.Fatalf("status = %d, want %d; body %s", resp.StatusCode, tc.wantStatus, body)
-			}
-			if got := v1Code(t, body); got != tc.wantCode {
-				t.Errorf("code = %d, want %d", got, tc.wantCode)
-			}
+			wantV1Error(t, resp, body, tc.wantStatus, tc.wantCode)
 		})
 	}
 }
@@ -364,12 +346,7 @@ func TestOAuth1_APIRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := e.do(t, tc.req())
 			body := readBody(t, resp)
-			if resp.StatusCode != tc.wantStatus {
-				t.Fatalf("status = %d, want %d; body %s", resp.StatusCode, tc.wantStatus, body)
-			}
-			if got := v1Code(t, body); got != tc.wantCode {
-				t.Errorf("code = %d, want %d", got, tc.wantCode)
-			}
+			wantV1Error(t, resp, body, tc.wantStatus, tc.wantCode)
 		})
 	}
 	if !e.p.TokenActive(at) {

@@ -1,7 +1,6 @@
 package devtwitter
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -12,35 +11,6 @@ import (
 
 	"golang.org/x/oauth2"
 )
-
-// authorize runs the browser step with auto=approve and returns the code.
-func (e *testEnv) authorize(t *testing.T, conf *oauth2.Config, verifier string) string {
-	t.Helper()
-	authURL := conf.AuthCodeURL("state-123", oauth2.S256ChallengeOption(verifier),
-		oauth2.SetAuthURLParam("auto", "approve"), oauth2.SetAuthURLParam("user", "1002"))
-	loc := location(t, e.get(t, authURL))
-	if got := loc.Query().Get("state"); got != "state-123" {
-		t.Fatalf("state = %q, want state-123", got)
-	}
-	code := loc.Query().Get("code")
-	if code == "" {
-		t.Fatalf("no code in %s", loc)
-	}
-	return code
-}
-
-func (e *testEnv) ctx() context.Context {
-	return context.WithValue(context.Background(), oauth2.HTTPClient, e.client)
-}
-
-// usersMe calls /2/users/me with a bearer token.
-func (e *testEnv) usersMe(t *testing.T, token string) (*http.Response, string) {
-	t.Helper()
-	req, _ := http.NewRequest("GET", e.base+"/2/users/me?user.fields=profile_image_url", nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp := e.do(t, req)
-	return resp, readBody(t, resp)
-}
 
 func TestOAuth2_FullFlow(t *testing.T) {
 	e := newTestEnv(t)

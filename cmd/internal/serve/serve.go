@@ -1,7 +1,8 @@
 // Package serve builds and runs every program's HTTP servers (the app,
 // its metrics listener, the dev Twitter provider, the demo image service
 // and the load generator's rig): the servers' limits, listen-address
-// checks, serving in the background and graceful shutdown.
+// checks, serving in the background and graceful shutdown, and the main
+// that cancels on SIGINT or SIGTERM.
 package serve
 
 import (
