@@ -57,6 +57,10 @@ type store interface {
 	DeleteOldChanges(ctx context.Context, now time.Time) (int64, error)
 	DeleteUserSession(ctx context.Context, userID bson.ObjectID, id string) (bool, error)
 	DeleteUserSessions(ctx context.Context, userID bson.ObjectID) (int64, error)
+
+	// Session edges (issue 12): service tokens end with "log out
+	// everywhere".
+	RevokeTokens(ctx context.Context, id bson.ObjectID, at time.Time) error
 }
 
 var _ store = (*models.Store)(nil)

@@ -147,3 +147,9 @@ func (t timedStore) DeleteUserSession(ctx context.Context, userID bson.ObjectID,
 func (t timedStore) DeleteUserSessions(ctx context.Context, userID bson.ObjectID) (int64, error) {
 	return timed(t, "delete_user_sessions", func() (int64, error) { return t.next.DeleteUserSessions(ctx, userID) })
 }
+
+// Session edges (issue 12).
+
+func (t timedStore) RevokeTokens(ctx context.Context, id bson.ObjectID, at time.Time) error {
+	return timedErr(t, "revoke_tokens", func() error { return t.next.RevokeTokens(ctx, id, at) })
+}
