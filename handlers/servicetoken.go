@@ -69,20 +69,8 @@ func (s *Server) handleToken(c *gin.Context) {
 		s.fail(c, fmt.Errorf("load user roles: %w", err))
 		return
 	}
-	allowed := s.cfg.Tokens.Allowed(user.Roles, req.Audience)
-	if len(allowed) == 0 {
-		s.fail(c, failure(http.StatusForbidden, fmt.Sprintf("Your roles allow no tokens for audience %q.", req.Audience), nil))
-		return
-	}
-	var denied []string
-	for _, a := range req.Access {
-		if !slices.Contains(allowed, a) {
-			denied = append(denied, a)
-		}
-	}
-	if len(denied) > 0 {
-		s.fail(c, failure(http.StatusForbidden, fmt.Sprintf("Your roles do not allow %s for audience %q; they allow %s.",
-			strings.Join(denied, ", "), req.Audience, strings.Join(allowed, ", ")), nil))
+	if err := s.checkGrants(user.Roles, req); err != nil {
+		s.fail(c, err)
 		return
 	}
 
@@ -128,6 +116,26 @@ func (s *Server) handleToken(c *gin.Context) {
 		TokenType:   "Bearer",
 		ExpiresIn:   int(exp.Sub(now) / time.Second),
 	})
+}
+
+// checkGrants refuses (403) a request for any route that roles do not
+// allow for its audience.
+func (s *Server) checkGrants(roles []string, req tokenRequest) error {
+	allowed := s.cfg.Tokens.Allowed(roles, req.Audience)
+	if len(allowed) == 0 {
+		return failure(http.StatusForbidden, fmt.Sprintf("Your roles allow no tokens for audience %q.", req.Audience), nil)
+	}
+	var denied []string
+	for _, a := range req.Access {
+		if !slices.Contains(allowed, a) {
+			denied = append(denied, a)
+		}
+	}
+	if len(denied) > 0 {
+		return failure(http.StatusForbidden, fmt.Sprintf("Your roles do not allow %s for audience %q; they allow %s.",
+			strings.Join(denied, ", "), req.Audience, strings.Join(allowed, ", ")), nil)
+	}
+	return nil
 }
 
 // tokenIssueTime returns the time to issue a token of user at: now, or,
