@@ -1,8 +1,14 @@
 package handlers
 
 import (
+	"context"
+	"errors"
 	"net/http"
+	"sync"
 	"testing"
+	"time"
+
+	"example.com/twitterlogin/models"
 )
 
 // TestReplayedCallbackKeepsGrant: replaying a callback with a kept copy of
@@ -40,4 +46,28 @@ func TestReplayedCallbackKeepsGrant(t *testing.T) {
 			wantStatus(t, b.get("/me"), http.StatusOK)
 		})
 	}
+}
+
+// TestWatchStoreSweepsSpentLogins: WatchStore deletes the records of
+// login states once they are past their expiry and the grace, so the
+// collection does not grow forever on a store without TTL indexes. A
+// record is gone when its nonce can be spent again.
+func TestWatchStoreSweepsSpentLogins(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	ctx := context.Background()
+	expires := h.clock.Now()
+	if err := h.store.SpendLoginState(ctx, "probe", expires); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.store.SpendLoginState(ctx, "probe", expires); !errors.Is(err, models.ErrAlreadySpent) {
+		t.Fatalf("second spend before the sweep: %v, want ErrAlreadySpent", err)
+	}
+	h.clock.Advance(models.SpentLoginGrace + 2*time.Second)
+	wctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { h.srv.WatchStore(wctx) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	eventually(t, 10*time.Second, "the expired record was never swept", func() bool {
+		return h.store.SpendLoginState(ctx, "probe", expires) == nil
+	})
 }
