@@ -52,7 +52,8 @@ func (s *Server) handleOAuth1Login(c *gin.Context) {
 }
 
 // handleOAuth1Callback completes the login: the returned request token must
-// be the one this browser was sent off with (RFC 5849 §4.13); the verifier
+// be the one this browser was sent off with (RFC 5849 §4.13), and the login
+// is spent on the server, so a replay never reaches Twitter; the verifier
 // buys the access token, which asks Twitter who the user is.
 func (s *Server) handleOAuth1Callback(c *gin.Context) {
 	ls, err := s.takeLogin(c, config.OAuth1)
@@ -76,6 +77,10 @@ func (s *Server) handleOAuth1Callback(c *gin.Context) {
 	}
 	if subtle.ConstantTimeCompare([]byte(token), []byte(ls.Token)) != 1 {
 		s.fail(c, loginFailed(errors.New("request token mismatch")))
+		return
+	}
+	if err := s.spendLogin(c.Request.Context(), ls); err != nil {
+		s.fail(c, err)
 		return
 	}
 	accessToken, accessSecret, err := s.twitter.AccessToken(c.Request.Context(), ls.Token, ls.Secret, verifier)

@@ -27,8 +27,9 @@ func (s *Server) handleOAuth2Login(c *gin.Context) {
 }
 
 // handleOAuth2Callback completes an OAuth 2.0 login: it checks the state
-// against this browser's login, exchanges the code with the PKCE verifier,
-// and asks Twitter who the user is.
+// against this browser's login, spends the login on the server (so a
+// replay never reaches Twitter), exchanges the code with the PKCE
+// verifier, and asks Twitter who the user is.
 func (s *Server) handleOAuth2Callback(c *gin.Context) {
 	ls, err := s.takeLogin(c, config.OAuth2)
 	if err != nil {
@@ -47,6 +48,10 @@ func (s *Server) handleOAuth2Callback(c *gin.Context) {
 	code := c.Query("code")
 	if code == "" {
 		s.fail(c, loginFailed(errors.New("callback without code")))
+		return
+	}
+	if err := s.spendLogin(c.Request.Context(), ls); err != nil {
+		s.fail(c, err)
 		return
 	}
 

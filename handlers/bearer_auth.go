@@ -26,8 +26,9 @@ func (s *Server) loadCaller(c *gin.Context) {
 
 // loadBearer verifies the request's service token with the app's own keys
 // (through package bearer, as any other service would, minus the fetch),
-// checks that it grants the request path, and loads the user it names. A
-// deleted user is refused. Bearer requests carry no cookie, so there is no
+// checks that it grants the request path, and loads the user it names (one
+// read by _id). A deleted user is refused, and so is a token issued before
+// its user last signed out everywhere ([models.User.TokenRevoked]). Bearer requests carry no cookie, so there is no
 // CSRF to defend against; they may only send JSON.
 func (s *Server) loadBearer(c *gin.Context) {
 	// The token alone decides: a cookie sent along is neither used nor,
@@ -51,6 +52,12 @@ func (s *Server) loadBearer(c *gin.Context) {
 		return
 	} else if err != nil {
 		s.fail(c, fmt.Errorf("load bearer user: %w", err))
+		return
+	}
+	// Signed out everywhere (or deleted and signed up again) since the
+	// token was issued: the same _id read decides.
+	if claims.IssuedAt == nil || user.TokenRevoked(claims.IssuedAt.Time) {
+		s.failBearer(c, &bearer.Error{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "the token has been revoked"})
 		return
 	}
 	if c.Request.Method == http.MethodPost && c.ContentType() != gin.MIMEJSON {

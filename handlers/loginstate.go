@@ -35,6 +35,10 @@ type loginState struct {
 	Secret    string      `json:"ts,omitempty"` // OAuth 1.0a request token secret
 	Next      string      `json:"n,omitempty"`  // where to return after login; see safeReturnPath
 	ExpiresAt int64       `json:"e"`
+	// Nonce names this login on the server, where its callback is
+	// recorded as spent (loginspent.go), so a kept copy of the cookie
+	// cannot be replayed.
+	Nonce string `json:"i"`
 }
 
 var errNoLoginState = errors.New("no login in progress in this browser")
@@ -89,6 +93,7 @@ func newLoginAEAD(key []byte) (cipher.AEAD, error) {
 // local path): it stays here, never travels through Twitter.
 func (s *Server) startLogin(c *gin.Context, ls loginState) error {
 	ls.ExpiresAt = s.now().Add(loginStateTTL).Unix()
+	ls.Nonce = randomID()
 	if next := safeReturnPath(c.Query("next")); next != "/" {
 		ls.Next = next
 	}
@@ -100,8 +105,9 @@ func (s *Server) startLogin(c *gin.Context, ls loginState) error {
 	return nil
 }
 
-// takeLogin returns this browser's in-flight login for flow and deletes it,
-// so a callback can be used once only.
+// takeLogin returns this browser's in-flight login for flow and deletes it
+// from the browser. A kept copy of the cookie still opens: the callbacks
+// spend it on the server too (spendLogin) before they call Twitter.
 func (s *Server) takeLogin(c *gin.Context, flow config.Flow) (loginState, error) {
 	ck, err := c.Request.Cookie(loginStateCookie)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -57,6 +58,12 @@ type store interface {
 	DeleteOldChanges(ctx context.Context, now time.Time) (int64, error)
 	DeleteUserSession(ctx context.Context, userID bson.ObjectID, id string) (bool, error)
 	DeleteUserSessions(ctx context.Context, userID bson.ObjectID) (int64, error)
+
+	// Session edges (issue 12): service tokens end with "log out
+	// everywhere"; a login state is spent once on the server.
+	RevokeTokens(ctx context.Context, id bson.ObjectID, at time.Time) error
+	SpendLoginState(ctx context.Context, nonce string, expires time.Time) error
+	DeleteSpentLogins(ctx context.Context, now time.Time) (int64, error)
 }
 
 var _ store = (*models.Store)(nil)
@@ -304,5 +311,8 @@ func (s *Server) newSessionManager() (*session.Manager, error) {
 // ctx ends; run it once, in a goroutine, in every instance. See
 // [session.Manager.Watch].
 func (s *Server) WatchStore(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { s.sweepSpentLogins(ctx) })
 	s.sessions.Watch(ctx)
 }

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -68,24 +69,16 @@ func (s *Server) handleToken(c *gin.Context) {
 		s.fail(c, fmt.Errorf("load user roles: %w", err))
 		return
 	}
-	allowed := s.cfg.Tokens.Allowed(user.Roles, req.Audience)
-	if len(allowed) == 0 {
-		s.fail(c, failure(http.StatusForbidden, fmt.Sprintf("Your roles allow no tokens for audience %q.", req.Audience), nil))
-		return
-	}
-	var denied []string
-	for _, a := range req.Access {
-		if !slices.Contains(allowed, a) {
-			denied = append(denied, a)
-		}
-	}
-	if len(denied) > 0 {
-		s.fail(c, failure(http.StatusForbidden, fmt.Sprintf("Your roles do not allow %s for audience %q; they allow %s.",
-			strings.Join(denied, ", "), req.Audience, strings.Join(allowed, ", ")), nil))
+	if err := s.checkGrants(user.Roles, req); err != nil {
+		s.fail(c, err)
 		return
 	}
 
-	now := s.now()
+	now, err := s.tokenIssueTime(c.Request.Context(), user)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	key, err := s.tokenKeys.Signing(now)
 	if err != nil {
 		s.fail(c, failure(http.StatusServiceUnavailable, "Tokens cannot be issued right now.", err))
@@ -123,6 +116,53 @@ func (s *Server) handleToken(c *gin.Context) {
 		TokenType:   "Bearer",
 		ExpiresIn:   int(exp.Sub(now) / time.Second),
 	})
+}
+
+// checkGrants refuses (403) a request for any route that roles do not
+// allow for its audience.
+func (s *Server) checkGrants(roles []string, req tokenRequest) error {
+	allowed := s.cfg.Tokens.Allowed(roles, req.Audience)
+	if len(allowed) == 0 {
+		return failure(http.StatusForbidden, fmt.Sprintf("Your roles allow no tokens for audience %q.", req.Audience), nil)
+	}
+	var denied []string
+	for _, a := range req.Access {
+		if !slices.Contains(allowed, a) {
+			denied = append(denied, a)
+		}
+	}
+	if len(denied) > 0 {
+		return failure(http.StatusForbidden, fmt.Sprintf("Your roles do not allow %s for audience %q; they allow %s.",
+			strings.Join(denied, ", "), req.Audience, strings.Join(allowed, ", ")), nil)
+	}
+	return nil
+}
+
+// tokenIssueTime returns the time to issue a token of user at: now, or,
+// when now is in the second of the user's last "log out everywhere", the
+// start of the next second, after waiting for it. A token's iat has whole
+// seconds, and /db refuses the cutoff's second (models.User.TokenRevoked),
+// so a token issued just after signing out everywhere would be refused.
+func (s *Server) tokenIssueTime(ctx context.Context, user *models.User) (time.Time, error) {
+	now := s.now()
+	at := user.TokenIssueAfter(now)
+	if !at.After(now) {
+		return now, nil
+	}
+	// At most a second, unless this instance's clock is behind the one
+	// that signed the user out: then the token says it was issued a
+	// little ahead of this clock, within the verifiers' leeway.
+	t := time.NewTimer(min(at.Sub(now), time.Second))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return time.Time{}, fmt.Errorf("wait to issue a token: %w", ctx.Err())
+	case <-t.C:
+	}
+	if now = s.now(); now.Before(at) {
+		now = at
+	}
+	return now, nil
 }
 
 // decodeTokenRequest reads exactly {"access": [...], "audience": "..."}

@@ -102,8 +102,9 @@ func (s *Server) handleEndSession(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, "/sessions")
 }
 
-// handleEndAllSessions signs the user out everywhere: every session ends
-// and the stored Twitter credentials are removed, as at logout.
+// handleEndAllSessions signs the user out everywhere: the service tokens
+// issued so far are revoked (refused at /db from now on), every session
+// ends and the stored Twitter credentials are removed, as at logout.
 func (s *Server) handleEndAllSessions(c *gin.Context) {
 	sess := sessionFrom(c.Request.Context())
 	if err := s.checkForm(c, sess); err != nil {
@@ -112,6 +113,12 @@ func (s *Server) handleEndAllSessions(c *gin.Context) {
 	}
 	ctx, cancel := s.storeCtx(c)
 	defer cancel()
+	// Tokens first: if this fails, the sessions stand and the user can
+	// try again from any of them.
+	if err := s.store.RevokeTokens(ctx, sess.User.ID, s.now()); err != nil {
+		s.fail(c, fmt.Errorf("revoke service tokens: %w", err))
+		return
+	}
 	n, err := s.store.DeleteUserSessions(ctx, sess.User.ID)
 	if err != nil {
 		s.fail(c, fmt.Errorf("end all sessions: %w", err))

@@ -147,3 +147,17 @@ func (t timedStore) DeleteUserSession(ctx context.Context, userID bson.ObjectID,
 func (t timedStore) DeleteUserSessions(ctx context.Context, userID bson.ObjectID) (int64, error) {
 	return timed(t, "delete_user_sessions", func() (int64, error) { return t.next.DeleteUserSessions(ctx, userID) })
 }
+
+// Session edges (issue 12).
+
+func (t timedStore) RevokeTokens(ctx context.Context, id bson.ObjectID, at time.Time) error {
+	return timedErr(t, "revoke_tokens", func() error { return t.next.RevokeTokens(ctx, id, at) })
+}
+
+func (t timedStore) SpendLoginState(ctx context.Context, nonce string, expires time.Time) error {
+	return timedErr(t, "spend_login_state", func() error { return t.next.SpendLoginState(ctx, nonce, expires) })
+}
+
+func (t timedStore) DeleteSpentLogins(ctx context.Context, now time.Time) (int64, error) {
+	return timed(t, "delete_spent_logins", func() (int64, error) { return t.next.DeleteSpentLogins(ctx, now) })
+}

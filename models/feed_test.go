@@ -256,6 +256,8 @@ func TestNormalUseIsIDLookups(t *testing.T) {
 		{"user", func() error { _, err := s.UserByID(ctx, u.ID); return err }},
 		{"clear token", func() error { return s.ClearProviderToken(ctx, u.ID) }},
 		{"log out everywhere", func() error { _, err := s.DeleteUserSessions(ctx, u.ID); return err }},
+		{"revoke service tokens", func() error { return s.RevokeTokens(ctx, u.ID, t0) }},
+		{"spend login state", func() error { return s.SpendLoginState(ctx, "nonce", t0.Add(10*time.Minute)) }},
 	}
 	log.take()
 	for _, tc := range calls {
@@ -321,9 +323,9 @@ func commandsDuring(counter *models.CommandCounter, call func()) map[string]int6
 }
 
 // TestCommandCounter_PageCost: a page of records costs two reads (the
-// digest and the check that the next number is free) and a record costs
-// one read and two writes (the record and the digest), whatever the store
-// holds.
+// digest and the check that the next number is free), a record costs
+// one read and two writes (the record and the digest), and spending a
+// login state one insert, whatever the store holds.
 func TestCommandCounter_PageCost(t *testing.T) {
 	t.Parallel()
 	srv := storetest.NewServer(t)
@@ -343,6 +345,11 @@ func TestCommandCounter_PageCost(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, map[string]int64{"find": 2}},
+		{"SpendLoginState", func() {
+			if err := s.SpendLoginState(ctx, "n1", t0.Add(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+		}, map[string]int64{"insert": 1}},
 	}
 	for _, tc := range tests {
 		if got := commandsDuring(&counter, tc.call); !maps.Equal(got, tc.want) {

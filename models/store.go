@@ -207,6 +207,8 @@ func (s *Store) Ping(ctx context.Context) error {
 //     (see [EventTTL]);
 //   - changes (the change feed): a TTL index on at where supported (see
 //     [ChangeRetention]);
+//   - spent_logins (used login states): a TTL index on expires_at where
+//     supported (see [SpentLoginGrace]);
 //   - recent (the per-user digests) and the token refresh claims: no index
 //     but _id; they are created here so that every collection exists
 //     before the first request.
@@ -246,6 +248,9 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		return err
 	}
 	if err := s.ensureChangeIndexes(ctx); err != nil {
+		return err
+	}
+	if err := s.ensureSpentLoginIndexes(ctx); err != nil {
 		return err
 	}
 	for _, name := range []string{recentCollection, tokenClaimsCollection} {

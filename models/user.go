@@ -59,11 +59,16 @@ type User struct {
 	Roles     []string  `bson:"roles" json:"roles"`
 	CreatedAt time.Time `bson:"created_at" json:"created_at"`
 	UpdatedAt time.Time `bson:"updated_at" json:"updated_at"`
+	// TokensRevokedAt is when the user last signed out everywhere: service
+	// tokens issued up to then are refused ([User.TokenRevoked]). Zero if
+	// never.
+	TokensRevokedAt time.Time `bson:"tokens_revoked_at,omitempty" json:"-"`
 }
 
 func (u *User) normalize() {
 	u.CreatedAt = normTime(u.CreatedAt)
 	u.UpdatedAt = normTime(u.UpdatedAt)
+	u.TokensRevokedAt = normTime(u.TokensRevokedAt)
 	if u.Token != nil {
 		u.Token.Expiry = normTime(u.Token.Expiry)
 	}

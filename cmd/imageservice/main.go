@@ -1,7 +1,9 @@
 // Command imageservice runs the demo image service: GET /image and GET
 // /image/metadata, each allowed only with a service token from the app
 // (POST /token) that grants that route. It knows only the app's JWK Set
-// URL, issuer and its own audience id; it never calls the app otherwise.
+// URL, issuer and its own audience id; it never calls the app otherwise,
+// so it accepts a token until it expires even after the user signed out
+// everywhere (see package imageservice).
 //
 // Usage:
 //

@@ -2,6 +2,14 @@
 // of the app's users or sessions, only the app's published keys, and lets
 // a request through when its service token grants the route.
 //
+// Revocation: it cannot know that a token was revoked. The app refuses
+// tokens issued before a user's "log out everywhere" at its own /db,
+// because it reads the user's document there anyway; this service has
+// no store and no call back to the app (verifying from the published
+// keys alone is the point of service tokens), so it accepts a token until
+// its exp. Short token lifetimes (TOKEN_LIFETIME: 10 minutes by default,
+// at most an hour) bound how long a revoked token keeps working here.
+//
 // Routes: GET /image (a tiny image description) and GET /image/metadata
 // (its metadata), each a small JSON document.
 package imageservice
