@@ -36,6 +36,10 @@ func TestMain(m *testing.M) {
 		os.Exit(runStoreProcess(spec))
 	}
 	gin.SetMode(gin.ReleaseMode)
+	if spec := os.Getenv(appProcessEnv); spec != "" {
+		// Started as a separate app process by startAppProcess.
+		os.Exit(runAppProcess(spec))
+	}
 	os.Exit(m.Run())
 }
 
