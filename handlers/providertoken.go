@@ -217,11 +217,12 @@ func (s *Server) revokeUnstored(ctx context.Context, userID bson.ObjectID, tok m
 		UserID: userID, Token: tok, Reason: "refresh lost to a logout",
 		RequestID: requestIDFrom(ctx),
 	}
-	if err := s.store.QueueRevocation(ctx, rev, s.now()); err != nil {
+	id, err := s.store.QueueRevocation(ctx, rev, s.now())
+	if err != nil {
 		return fmt.Errorf("queue revocation of an unstored refreshed token: %w", err)
 	}
 	s.log.Info("refreshed twitter token lost to a logout; queued for revocation", "user_id", userID.Hex())
-	s.revoker.enqueue(rev.ID)
+	s.revoker.enqueue(id)
 	return nil
 }
 

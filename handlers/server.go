@@ -61,7 +61,7 @@ type store interface {
 	// The revocation outbox (issue 12): Twitter credentials waiting to be
 	// revoked, worked off by every instance (outbox.go).
 	MoveTokenToOutbox(ctx context.Context, id bson.ObjectID, meta models.Revocation, now time.Time) (string, error)
-	QueueRevocation(ctx context.Context, r models.Revocation, now time.Time) error
+	QueueRevocation(ctx context.Context, r models.Revocation, now time.Time) (string, error)
 	DueRevocations(ctx context.Context, now time.Time, limit int) ([]string, error)
 	ClaimRevocation(ctx context.Context, id string, until, now time.Time) (*models.Revocation, error)
 	RetryRevocation(ctx context.Context, r *models.Revocation, nextAt time.Time, lastErr string) error

@@ -154,8 +154,8 @@ func (t timedStore) MoveTokenToOutbox(ctx context.Context, id bson.ObjectID, met
 	return timed(t, "move_token_to_outbox", func() (string, error) { return t.next.MoveTokenToOutbox(ctx, id, meta, now) })
 }
 
-func (t timedStore) QueueRevocation(ctx context.Context, r models.Revocation, now time.Time) error {
-	return timedErr(t, "queue_revocation", func() error { return t.next.QueueRevocation(ctx, r, now) })
+func (t timedStore) QueueRevocation(ctx context.Context, r models.Revocation, now time.Time) (string, error) {
+	return timed(t, "queue_revocation", func() (string, error) { return t.next.QueueRevocation(ctx, r, now) })
 }
 
 func (t timedStore) DueRevocations(ctx context.Context, now time.Time, limit int) ([]string, error) {

@@ -79,18 +79,53 @@ func OutboxID(user bson.ObjectID, generation int64, suffix string) string {
 }
 
 // QueueRevocation writes r to the outbox, due at once, with its token
-// sealed, unless an entry with its ID is there already (queueing is
-// idempotent). r.ID must be set ([OutboxID]).
-func (s *Store) QueueRevocation(ctx context.Context, r Revocation, now time.Time) error {
+// sealed, and returns the entry's id: r.ID ([OutboxID]), or r.ID with a
+// counter when another credential holds r.ID already (two tokens of one
+// generation, as from sign-ins in the same clock tick). Queueing one
+// credential twice writes one entry.
+func (s *Store) QueueRevocation(ctx context.Context, r Revocation, now time.Time) (string, error) {
+	base := r.ID
+	for n := range 4 {
+		if n > 0 {
+			r.ID = base + "~" + strconv.Itoa(n)
+		}
+		inserted, err := s.insertRevocation(ctx, r, now)
+		if err != nil || inserted {
+			return r.ID, err
+		}
+		if same, err := s.queuedAlready(ctx, r); err != nil || same {
+			return r.ID, err
+		}
+	}
+	return "", fmt.Errorf("queue revocation for user %s: outbox ids %s~* all taken", r.UserID.Hex(), base)
+}
+
+// insertRevocation inserts r, reporting false if its id is taken.
+func (s *Store) insertRevocation(ctx context.Context, r Revocation, now time.Time) (bool, error) {
 	r.Token = s.tokens.seal(r.UserID, r.Token)
 	r.Token.Expiry = normTime(r.Token.Expiry)
 	r.Round, r.LastError = 0, ""
 	r.CreatedAt, r.NextAt = normTime(now), normTime(now)
 	_, err := s.collection(outboxCollection).InsertOne(ctx, r)
-	if err != nil && !mongo.IsDuplicateKeyError(err) {
-		return fmt.Errorf("queue revocation for user %s: %w", r.UserID.Hex(), storeError(err))
+	switch {
+	case mongo.IsDuplicateKeyError(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("queue revocation for user %s: %w", r.UserID.Hex(), storeError(err))
 	}
-	return nil
+	return true, nil
+}
+
+// queuedAlready reports whether the entry with r's id holds r's token.
+func (s *Store) queuedAlready(ctx context.Context, r Revocation) (bool, error) {
+	have, err := s.revocation(ctx, r.ID)
+	if err != nil || have == nil {
+		return false, err // gone meanwhile: queue r under the next id
+	}
+	if err := s.tokens.open(have.UserID, &have.Token); err != nil {
+		return false, nil
+	}
+	return have.UserID == r.UserID && have.Token.AccessToken == r.Token.AccessToken, nil
 }
 
 // MoveTokenToOutbox queues the user's stored provider token for
@@ -111,20 +146,15 @@ func (s *Store) MoveTokenToOutbox(ctx context.Context, id bson.ObjectID, meta Re
 		if u.Token == nil || u.Token.AccessToken == "" {
 			return "", s.ClearProviderToken(ctx, id)
 		}
-		suffix := ""
-		if u.Token.Generation == 0 {
-			// Stored before OAuth 1.0a tokens had generations: every such
-			// token of the user has generation 0.
-			suffix = strconv.FormatInt(now.UnixNano(), 10)
-		}
-		meta.ID = OutboxID(id, u.Token.Generation, suffix)
+		meta.ID = OutboxID(id, u.Token.Generation, "")
 		meta.UserID, meta.Token = id, *u.Token
-		if err := s.QueueRevocation(ctx, meta, now); err != nil {
+		queued, err := s.QueueRevocation(ctx, meta, now)
+		if err != nil {
 			return "", err
 		}
 		cleared, err := s.ClearProviderTokenGeneration(ctx, id, u.Token.Generation)
 		if err != nil || cleared {
-			return meta.ID, err
+			return queued, err
 		}
 	}
 	return "", fmt.Errorf("move provider token of user %s to the outbox: it keeps changing", id.Hex())
@@ -173,7 +203,8 @@ func (s *Store) ClaimRevocation(ctx context.Context, id string, until, now time.
 		return nil, err
 	}
 	if err := s.tokens.open(again.UserID, &again.Token); err != nil {
-		// No configured key opens it: nobody can ever revoke it.
+		// This instance lacks the key that sealed it (as during a key
+		// rollout): leave it to one that has it.
 		s.dropLease(ctx, id, round)
 		return nil, fmt.Errorf("claim revocation %s: %w", id, err)
 	}

@@ -55,6 +55,23 @@ func TestMoveTokenToOutbox(t *testing.T) {
 	if n := mustCount(t, db, "revocation_outbox", bson.D{}); n != 1 {
 		t.Errorf("%d outbox entries, want 1", n)
 	}
+	if _, err := s.QueueRevocation(ctx, models.Revocation{ID: id, UserID: u.ID,
+		Token: models.ProviderToken{Flow: "oauth2", AccessToken: "at-1001"}}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if n := mustCount(t, db, "revocation_outbox", bson.D{}); n != 1 {
+		t.Errorf("queueing the same token again: %d outbox entries, want 1", n)
+	}
+	// Another token of the same generation (two sign-ins in one clock
+	// tick), moved while the first still waits: an entry of its own.
+	if _, err := s.UpsertTwitterUser(ctx, models.TwitterProfile{ID: "1001", Handle: "h1001"},
+		models.ProviderToken{Flow: "oauth2", AccessToken: "at-1001-b"}, t0); err != nil {
+		t.Fatal(err)
+	}
+	second, err := s.MoveTokenToOutbox(ctx, u.ID, models.Revocation{Reason: "logout"}, t0)
+	if err != nil || second == "" || second == id {
+		t.Fatalf("moving a second token of one generation = %q, %v; want a new entry besides %q", second, err, id)
+	}
 	rev, err := s.ClaimRevocation(ctx, id, t0.Add(time.Minute), t0)
 	if err != nil || rev == nil || rev.Token.AccessToken != "at-1001" || rev.Reason != "logout" {
 		t.Fatalf("ClaimRevocation = %+v, %v; want the opened token", rev, err)
