@@ -103,5 +103,8 @@ func (s *Server) handleOAuth1Callback(c *gin.Context) {
 		Flow:        string(config.OAuth1),
 		AccessToken: accessToken,
 		TokenSecret: accessSecret,
+		// Each sign-in's token has a generation of its own, so that its
+		// revocation has an outbox entry of its own (models.OutboxID).
+		Generation: s.now().UnixNano(),
 	})
 }

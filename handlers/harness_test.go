@@ -34,6 +34,10 @@ func TestMain(m *testing.M) {
 		os.Exit(runStoreProcess(spec))
 	}
 	gin.SetMode(gin.ReleaseMode)
+	if spec := os.Getenv(appProcessEnv); spec != "" {
+		// Started as a separate app process by startAppProcess.
+		os.Exit(runAppProcess(spec))
+	}
 	os.Exit(m.Run())
 }
 
@@ -61,6 +65,8 @@ type harnessOptions struct {
 	routes         func(*gin.Engine) // extra routes, added before serving
 	storeTimeout   time.Duration     // default 2s
 	tokenKeys      *tokenkeys.Set    // service-token keys; nil: tokens off
+	// provider wraps the dev provider's handler (to watch or refuse calls).
+	provider func(http.Handler) http.Handler
 }
 
 func newHarness(t testing.TB, opts harnessOptions) *harness {
@@ -75,7 +81,11 @@ func newHarness(t testing.TB, opts harnessOptions) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.provSrv = httptest.NewServer(h.provider)
+	var provider http.Handler = h.provider
+	if opts.provider != nil {
+		provider = opts.provider(provider)
+	}
+	h.provSrv = httptest.NewServer(provider)
 	t.Cleanup(h.provSrv.Close)
 
 	// The app's URL must be known before its config is: it is the issuer

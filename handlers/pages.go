@@ -135,17 +135,24 @@ func (s *Server) handleLogout(c *gin.Context) {
 	s.leave(c, "signed-out")
 }
 
-// forgetTwitterCredentials removes the user's stored Twitter credentials
-// once their session (or all of them) has ended, and has them revoked at
-// Twitter in the background (revoke.go); the response never waits for
-// Twitter. A user deleted meanwhile has nothing left to forget.
+// forgetTwitterCredentials moves the user's stored Twitter credentials to
+// the revocation outbox once their session (or all of them) has ended, so
+// that they are revoked at Twitter in the background (outbox.go) even if
+// this process dies; the response never waits for Twitter. A user deleted
+// meanwhile has nothing left to forget.
 func (s *Server) forgetTwitterCredentials(ctx context.Context, c *gin.Context, user *models.User, reason string) error {
-	tok := s.providerTokenOf(ctx, user)
-	if err := s.store.ClearProviderToken(ctx, user.ID); err != nil && !errors.Is(err, models.ErrNotFound) {
-		return fmt.Errorf("clear provider token: %w", err)
+	meta := models.Revocation{
+		Reason:    reason,
+		RequestID: requestIDFrom(c.Request.Context()),
+		Client:    browserFamily(c.Request.UserAgent()),
+		IPPrefix:  ipPrefix(c.ClientIP()),
+	}
+	outboxID, err := s.store.MoveTokenToOutbox(ctx, user.ID, meta, s.now())
+	if err != nil && !errors.Is(err, models.ErrNotFound) {
+		return fmt.Errorf("move provider token to the revocation outbox: %w", err)
 	}
 	s.sessions.UserRevoked(ctx, user.ID)
-	s.afterLogout(c, user.ID, tok, reason)
+	s.afterLogout(c, user.ID, outboxID, reason)
 	return nil
 }
 

@@ -199,12 +199,31 @@ func (s *Server) refreshWithClaim(ctx context.Context, userID bson.ObjectID, tok
 		return nil, fmt.Errorf("store refreshed token: %w", err)
 	}
 	if !won {
-		return nil, nil
+		// A logout (or a new sign-in) got in first: what Twitter just
+		// issued is stored nowhere, so nothing would ever revoke it.
+		return nil, s.revokeUnstored(ctx, userID, fresh, tok.Generation+1)
 	}
 	s.sessions.ForgetUser(userID)
 	s.log.Info("twitter token refreshed", "user_id", userID.Hex())
 	fresh.Generation = tok.Generation + 1
 	return &fresh, nil
+}
+
+// revokeUnstored queues the revocation of tok, a refresh's result that
+// was not stored, in the outbox and hands it to the workers.
+func (s *Server) revokeUnstored(ctx context.Context, userID bson.ObjectID, tok models.ProviderToken, generation int64) error {
+	rev := models.Revocation{
+		ID:     models.OutboxID(userID, generation, "unstored"),
+		UserID: userID, Token: tok, Reason: "refresh lost to a logout",
+		RequestID: requestIDFrom(ctx),
+	}
+	id, err := s.store.QueueRevocation(ctx, rev, s.now())
+	if err != nil {
+		return fmt.Errorf("queue revocation of an unstored refreshed token: %w", err)
+	}
+	s.log.Info("refreshed twitter token lost to a logout; queued for revocation", "user_id", userID.Hex())
+	s.revoker.enqueue(id)
+	return nil
 }
 
 // refreshAtTwitter spends refreshToken at Twitter's token endpoint. A

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -17,143 +16,14 @@ import (
 	"example.com/twitterlogin/models"
 )
 
-// Revocation at Twitter after logout (security.md S38) is best effort: the
-// local logout is already complete when it starts, so it runs in the
-// background, bounded in every direction.
-const (
-	// revokeQueueSize bounds the logouts waiting for their revocation;
-	// beyond it a revocation is dropped (and logged and recorded).
-	revokeQueueSize = 256
-	// revokeWorkers is how many revocations run at once.
-	revokeWorkers = 2
-	// revokeAttempts is how often one call to Twitter is tried.
-	revokeAttempts = 3
-	// revokeAttemptTimeout bounds each try.
-	revokeAttemptTimeout = 5 * time.Second
-	// revokeBackoff is the wait before the first retry; it doubles.
-	revokeBackoff = time.Second
-)
-
-// revocation is the Twitter credential of one logout.
-type revocation struct {
-	userID    bson.ObjectID
-	requestID string
-	token     models.ProviderToken
-	// client and ipPrefix of the logout, for the activity event.
-	client, ipPrefix string
-}
-
-// revoker runs revocations on a few workers fed by a bounded queue. Its
-// fields other than mu/closed are set before the workers start.
-type revoker struct {
-	queue          chan revocation
-	attempts       int
-	attemptTimeout time.Duration
-	backoff        time.Duration
-
-	ctx    context.Context // ends when Close gives up waiting
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-
-	mu     sync.Mutex
-	closed bool
-}
-
-// startRevoker starts the revocation workers; Close stops them.
-func (s *Server) startRevoker() {
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &revoker{
-		queue:          make(chan revocation, revokeQueueSize),
-		attempts:       revokeAttempts,
-		attemptTimeout: revokeAttemptTimeout,
-		backoff:        revokeBackoff,
-		ctx:            ctx,
-		cancel:         cancel,
-	}
-	s.revoker = r
-	r.wg.Add(revokeWorkers)
-	for range revokeWorkers {
-		go func() {
-			defer r.wg.Done()
-			for job := range r.queue {
-				s.revoke(job)
-			}
-		}()
-	}
-}
-
-// Close stops taking revocations and waits until the queued ones are done
-// or ctx ends; then the rest are abandoned (and logged) and Close returns
-// ctx's error. Call it after the HTTP server has shut down, before the
-// store is closed. It first writes the last_seen touches still waiting
-// for their batch. Closing twice is not an error.
-func (s *Server) Close(ctx context.Context) error {
-	s.sessions.FlushLastSeen(ctx)
-	r := s.revoker
-	r.mu.Lock()
-	if !r.closed {
-		r.closed = true
-		close(r.queue)
-	}
-	r.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		r.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		r.cancel()
-		<-done
-		return fmt.Errorf("handlers: close: pending Twitter revocations abandoned: %w", ctx.Err())
-	}
-}
-
-// revokeLater queues the revocation of tok at Twitter, if there is one to
-// revoke. It never waits: a full queue or a closed server drops the
-// revocation, which is logged and recorded as not attempted.
-func (s *Server) revokeLater(c *gin.Context, userID bson.ObjectID, tok *models.ProviderToken) {
-	if tok == nil || tok.AccessToken == "" {
-		return
-	}
-	job := revocation{
-		userID:    userID,
-		requestID: requestIDFrom(c.Request.Context()),
-		token:     *tok,
-		client:    browserFamily(c.Request.UserAgent()),
-		ipPrefix:  ipPrefix(c.ClientIP()),
-	}
-	r := s.revoker
-	r.mu.Lock()
-	queued := false
-	if !r.closed {
-		select {
-		case r.queue <- job:
-			queued = true
-		default:
-		}
-	}
-	r.mu.Unlock()
-	if !queued {
-		s.finishRevocation(context.WithoutCancel(c.Request.Context()), job, 0, errors.New("not attempted: revocation queue full or server shutting down"))
-	}
-}
-
-// revoke revokes one logout's credential: for OAuth 2.0 the refresh token
-// (if any) and the access token (RFC 7009), for OAuth 1.0a the access
-// token (invalidate_token). Each call is retried with backoff while
-// Twitter is unreachable or answers 429 or 5xx.
-func (s *Server) revoke(job revocation) {
-	if s.revoker.ctx.Err() != nil {
-		s.log.Warn("twitter revocation abandoned at shutdown", "request_id", job.requestID,
-			"user_id", job.userID.Hex(), "flow", job.token.Flow)
-		return
-	}
+// revoke revokes one credential: for OAuth 2.0 the refresh token (if
+// any) and the access token (RFC 7009), for OAuth 1.0a the access token
+// (invalidate_token). Each call is retried with backoff while Twitter is
+// unreachable or answers 429 or 5xx. It returns how many tries it took
+// and, on failure, whether a later round might succeed.
+func (s *Server) revoke(tok models.ProviderToken) (attempts int, again bool, err error) {
 	type call func(context.Context) (retry bool, err error)
 	var calls []call
-	tok := job.token
 	switch config.Flow(tok.Flow) {
 	case config.OAuth2:
 		if tok.RefreshToken != "" {
@@ -169,24 +39,22 @@ func (s *Server) revoke(job revocation) {
 			return s.invalidateOAuth1(ctx, tok.AccessToken, tok.TokenSecret)
 		})
 	default:
-		s.finishRevocation(s.revoker.ctx, job, 0, fmt.Errorf("unknown flow %q", tok.Flow))
-		return
+		return 0, false, fmt.Errorf("unknown flow %q", tok.Flow)
 	}
-	total := 0
 	for _, do := range calls {
-		n, err := s.retry(do)
-		total += n
+		n, again, err := s.retry(do)
+		attempts += n
 		if err != nil {
-			s.finishRevocation(s.revoker.ctx, job, total, err)
-			return
+			return attempts, again, err
 		}
 	}
-	s.finishRevocation(s.revoker.ctx, job, total, nil)
+	return attempts, false, nil
 }
 
 // retry tries do up to r.attempts times, each within r.attemptTimeout,
-// and returns how many tries it took and the last error.
-func (s *Server) retry(do func(context.Context) (bool, error)) (int, error) {
+// and returns how many tries it took, whether the last failure was worth
+// retrying, and the last error.
+func (s *Server) retry(do func(context.Context) (bool, error)) (int, bool, error) {
 	r := s.revoker
 	wait := r.backoff
 	var err error
@@ -196,42 +64,45 @@ func (s *Server) retry(do func(context.Context) (bool, error)) (int, error) {
 		again, err = do(ctx)
 		cancel()
 		if err == nil || !again || n == r.attempts {
-			return n, err
+			return n, again, err
 		}
 		// Up to half again, so that many logouts do not retry in step.
 		t := time.NewTimer(wait + rand.N(wait/2+1))
 		select {
 		case <-r.ctx.Done():
 			t.Stop()
-			return n, fmt.Errorf("%w (shutting down)", err)
+			return n, again, fmt.Errorf("%w (shutting down)", err)
 		case <-t.C:
 		}
 		wait *= 2
 	}
 }
 
-// finishRevocation logs the outcome of a revocation and records it as an
-// event of the user. Neither ever includes the token.
-func (s *Server) finishRevocation(ctx context.Context, job revocation, attempts int, err error) {
+// recordRevocation logs the outcome of a round of a revocation and
+// records it as an event of the user. Neither ever includes the token.
+// retryAt is when the next round is due; zero when there is none.
+func (s *Server) recordRevocation(ctx context.Context, rev *models.Revocation, attempts int, err error, retryAt time.Time) {
 	ev := models.Event{
-		UserID: job.userID, Kind: models.EventRevoke, Flow: job.token.Flow, At: s.now(),
-		Client: job.client, IPPrefix: job.ipPrefix, Detail: "ok",
+		UserID: rev.UserID, Kind: models.EventRevoke, Flow: rev.Token.Flow, At: s.now(),
+		Client: rev.Client, IPPrefix: rev.IPPrefix, Detail: "ok",
 	}
-	log := s.log.With("request_id", job.requestID, "user_id", job.userID.Hex(), "flow", job.token.Flow, "attempts", attempts)
-	if err != nil {
-		ev.Detail = truncate(fmt.Sprintf("failed after %d attempts: %v", attempts, err), 200)
-		if attempts == 0 {
-			ev.Detail = truncate(err.Error(), 200)
-		}
-		log.Warn("twitter revocation failed", "err", err.Error())
-	} else {
+	log := s.log.With("request_id", rev.RequestID, "user_id", rev.UserID.Hex(), "flow", rev.Token.Flow,
+		"reason", rev.Reason, "round", rev.Lease, "attempts", attempts)
+	switch {
+	case err == nil:
 		log.Info("twitter revocation done")
+	case attempts == 0:
+		ev.Detail = truncate(err.Error(), 200)
+	default:
+		ev.Detail = truncate(fmt.Sprintf("failed after %d attempts: %v", attempts, err), 200)
 	}
-	// Recorded even when ctx was cancelled at shutdown: the store is open
-	// until after Close.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.storeTimeout)
-	defer cancel()
-	if err := s.store.RecordEvent(rctx, ev); err != nil {
+	switch {
+	case err != nil && retryAt.IsZero():
+		log.Warn("twitter revocation failed; given up", "err", err.Error())
+	case err != nil:
+		log.Warn("twitter revocation failed; will retry", "err", err.Error(), "retry_at", retryAt)
+	}
+	if err := s.store.RecordEvent(ctx, ev); err != nil {
 		log.Warn("record event", "kind", ev.Kind, "err", err.Error())
 	}
 }
@@ -273,22 +144,14 @@ func retryable(status int) bool {
 	return status == http.StatusTooManyRequests || status >= 500
 }
 
-// providerTokenOf returns the user's stored Twitter credential, read fresh
-// (another login may have replaced it since the session was cached), or
-// the session's copy if the store cannot say.
-func (s *Server) providerTokenOf(ctx context.Context, u *models.User) *models.ProviderToken {
-	fresh, err := s.store.UserByID(ctx, u.ID)
-	if err != nil {
-		return u.Token
-	}
-	return fresh.Token
-}
-
 // afterLogout records a logout (why: "logout", "log out everywhere") and
-// queues the revocation of the user's Twitter credential tok, read before
-// it was cleared; the local logout is complete already.
-func (s *Server) afterLogout(c *gin.Context, userID bson.ObjectID, tok *models.ProviderToken, why string) {
+// hands the revocation of the user's Twitter credential, moved to outbox
+// entry outboxID ("" for none), to the workers; the local logout is
+// complete already.
+func (s *Server) afterLogout(c *gin.Context, userID bson.ObjectID, outboxID, why string) {
 	s.recordEvent(c, userID, models.Event{Kind: models.EventSignOut})
 	s.recordEvent(c, userID, models.Event{Kind: models.EventSessionEnded, Detail: why})
-	s.revokeLater(c, userID, tok)
+	if outboxID != "" {
+		s.revoker.enqueue(outboxID)
+	}
 }

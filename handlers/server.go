@@ -64,6 +64,15 @@ type store interface {
 	RevokeTokens(ctx context.Context, id bson.ObjectID, at time.Time) error
 	SpendLoginState(ctx context.Context, nonce string, expires time.Time) error
 	DeleteSpentLogins(ctx context.Context, now time.Time) (int64, error)
+
+	// The revocation outbox (issue 12): Twitter credentials waiting to be
+	// revoked, worked off by every instance (outbox.go).
+	MoveTokenToOutbox(ctx context.Context, id bson.ObjectID, meta models.Revocation, now time.Time) (string, error)
+	QueueRevocation(ctx context.Context, r models.Revocation, now time.Time) (string, error)
+	DueRevocations(ctx context.Context, now time.Time, limit int) ([]string, error)
+	ClaimRevocation(ctx context.Context, id string, until, now time.Time) (*models.Revocation, error)
+	RetryRevocation(ctx context.Context, r *models.Revocation, nextAt time.Time, lastErr string) error
+	FinishRevocation(ctx context.Context, r *models.Revocation) error
 }
 
 var _ store = (*models.Store)(nil)
@@ -88,6 +97,9 @@ type Options struct {
 	// StoreCommands, if set, counts the commands the store sends (give
 	// its Monitor to models.Open); the metrics export it.
 	StoreCommands *models.CommandCounter
+
+	// revoke tunes the revocation workers (tests only); nil: defaults.
+	revoke *revokeSettings
 }
 
 // Server is the app's HTTP layer. Build it with New; it is safe for
@@ -120,7 +132,7 @@ type Server struct {
 	// the session cache and its invalidation.
 	sessions *session.Manager
 
-	// revoker revokes Twitter credentials after logout (revoke.go).
+	// revoker revokes Twitter credentials after logout (outbox.go).
 	revoker *revoker
 	// refreshes merges concurrent refreshes of one user's Twitter token
 	// into one (see providertoken.go).
@@ -187,7 +199,11 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("handlers: %w", err)
 	}
 	s.engine = s.routes()
-	s.startRevoker()
+	set := defaultRevokeSettings()
+	if opts.revoke != nil {
+		set = *opts.revoke
+	}
+	s.startRevoker(set)
 	return s, nil
 }
 

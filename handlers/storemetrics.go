@@ -161,3 +161,29 @@ func (t timedStore) SpendLoginState(ctx context.Context, nonce string, expires t
 func (t timedStore) DeleteSpentLogins(ctx context.Context, now time.Time) (int64, error) {
 	return timed(t, "delete_spent_logins", func() (int64, error) { return t.next.DeleteSpentLogins(ctx, now) })
 }
+
+// The revocation outbox (issue 12).
+
+func (t timedStore) MoveTokenToOutbox(ctx context.Context, id bson.ObjectID, meta models.Revocation, now time.Time) (string, error) {
+	return timed(t, "move_token_to_outbox", func() (string, error) { return t.next.MoveTokenToOutbox(ctx, id, meta, now) })
+}
+
+func (t timedStore) QueueRevocation(ctx context.Context, r models.Revocation, now time.Time) (string, error) {
+	return timed(t, "queue_revocation", func() (string, error) { return t.next.QueueRevocation(ctx, r, now) })
+}
+
+func (t timedStore) DueRevocations(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	return timed(t, "due_revocations", func() ([]string, error) { return t.next.DueRevocations(ctx, now, limit) })
+}
+
+func (t timedStore) ClaimRevocation(ctx context.Context, id string, until, now time.Time) (*models.Revocation, error) {
+	return timed(t, "claim_revocation", func() (*models.Revocation, error) { return t.next.ClaimRevocation(ctx, id, until, now) })
+}
+
+func (t timedStore) RetryRevocation(ctx context.Context, r *models.Revocation, nextAt time.Time, lastErr string) error {
+	return timedErr(t, "retry_revocation", func() error { return t.next.RetryRevocation(ctx, r, nextAt, lastErr) })
+}
+
+func (t timedStore) FinishRevocation(ctx context.Context, r *models.Revocation) error {
+	return timedErr(t, "finish_revocation", func() error { return t.next.FinishRevocation(ctx, r) })
+}
