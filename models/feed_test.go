@@ -241,7 +241,7 @@ func TestNormalUseIsIDLookups(t *testing.T) {
 		call func() error
 	}{
 		{"sign-in", func() error {
-			_, err := s.RecordSignIn(ctx, models.TwitterProfile{ID: "4242", Handle: "h"}, models.ProviderToken{Flow: "oauth2"}, t0)
+			_, err := s.RecordSignIn(ctx, models.TwitterProfile{ID: "4242", Handle: "h"}, models.ProviderToken{Flow: "oauth2", AccessToken: "at"}, t0)
 			return err
 		}},
 		{"create session", func() error {
@@ -254,6 +254,10 @@ func TestNormalUseIsIDLookups(t *testing.T) {
 		{"events", func() error { _, err := s.EventsByUser(ctx, u.ID, models.RecentEvents); return err }},
 		{"sessions", func() error { _, err := s.SessionsByUser(ctx, u.ID, t0); return err }},
 		{"user", func() error { _, err := s.UserByID(ctx, u.ID); return err }},
+		{"logout: token to the outbox", func() error {
+			_, err := s.MoveTokenToOutbox(ctx, u.ID, models.Revocation{Reason: "logout"}, t0)
+			return err
+		}},
 		{"clear token", func() error { return s.ClearProviderToken(ctx, u.ID) }},
 		{"log out everywhere", func() error { _, err := s.DeleteUserSessions(ctx, u.ID); return err }},
 		{"revoke service tokens", func() error { return s.RevokeTokens(ctx, u.ID, t0) }},

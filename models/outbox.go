@@ -135,29 +135,56 @@ func (s *Store) queuedAlready(ctx context.Context, r Revocation) (bool, error) {
 // gives the entry's reason and request details. It returns the entry's
 // id, "" when the user has no token; [ErrNotFound] if there is no user.
 func (s *Store) MoveTokenToOutbox(ctx context.Context, id bson.ObjectID, meta Revocation, now time.Time) (string, error) {
-	// A sign-in may replace the token between the read and the clear;
-	// the clear is conditional on the generation, so go round again and
-	// queue the new one too.
-	for range 3 {
-		u, err := s.UserByID(ctx, id)
-		if err != nil {
-			return "", err
-		}
-		if u.Token == nil || u.Token.AccessToken == "" {
-			return "", s.ClearProviderToken(ctx, id)
-		}
-		meta.ID = OutboxID(id, u.Token.Generation, "")
-		meta.UserID, meta.Token = id, *u.Token
-		queued, err := s.QueueRevocation(ctx, meta, now)
-		if err != nil {
-			return "", err
-		}
-		cleared, err := s.ClearProviderTokenGeneration(ctx, id, u.Token.Generation)
-		if err != nil || cleared {
-			return queued, err
-		}
+	u, err := s.UserByID(ctx, id)
+	if err != nil {
+		return "", err
 	}
-	return "", fmt.Errorf("move provider token of user %s to the outbox: it keeps changing", id.Hex())
+	if u.Token == nil || u.Token.AccessToken == "" {
+		return "", s.ClearProviderToken(ctx, id)
+	}
+	queued, err := s.queueToken(ctx, id, *u.Token, meta, now)
+	if err != nil {
+		return "", err
+	}
+	taken, err := s.takeProviderToken(ctx, id)
+	if err != nil || taken == nil || taken.AccessToken == u.Token.AccessToken {
+		return queued, err
+	}
+	// A sign-in replaced the token between the read and the removal: the
+	// logout took that one too, so it is queued as well.
+	if _, err := s.queueToken(ctx, id, *taken, meta, now); err != nil {
+		return "", err
+	}
+	return queued, nil
+}
+
+// queueToken queues tok, the user's token, for revocation with meta's
+// reason and request details.
+func (s *Store) queueToken(ctx context.Context, id bson.ObjectID, tok ProviderToken, meta Revocation, now time.Time) (string, error) {
+	meta.ID = OutboxID(id, tok.Generation, "")
+	meta.UserID, meta.Token = id, tok
+	return s.QueueRevocation(ctx, meta, now)
+}
+
+// takeProviderToken removes the user's provider token and returns it as it
+// was, nil if there was none. Its filter is the _id alone, which the
+// embedded store serves from an index (a condition on the token's
+// generation would read every user), and on MongoDB reading and removing
+// are one atomic step.
+func (s *Store) takeProviderToken(ctx context.Context, id bson.ObjectID) (*ProviderToken, error) {
+	var before User
+	err := s.users.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}},
+		bson.D{{Key: "$unset", Value: bson.D{{Key: "token", Value: ""}}}},
+		options.FindOneAndUpdate().SetReturnDocument(options.Before)).Decode(&before)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("take provider token of user %s: %w", id.Hex(), storeError(err))
+	}
+	before.ID = id
+	s.openToken(&before)
+	return before.Token, nil
 }
 
 // DueRevocations returns the ids of up to limit outbox entries due at now.

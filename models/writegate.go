@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
@@ -67,6 +68,18 @@ func (c collection) InsertMany(ctx context.Context, docs any, opts ...options.Li
 // UpdateOne is [mongo.Collection.UpdateOne] through the write gate.
 func (c collection) UpdateOne(ctx context.Context, filter, update any, opts ...options.Lister[options.UpdateOneOptions]) (*mongo.UpdateResult, error) {
 	return gated(ctx, c.gate, func() (*mongo.UpdateResult, error) { return c.Collection.UpdateOne(ctx, filter, update, opts...) })
+}
+
+// FindOneAndUpdate is [mongo.Collection.FindOneAndUpdate] through the
+// write gate.
+func (c collection) FindOneAndUpdate(ctx context.Context, filter, update any, opts ...options.Lister[options.FindOneAndUpdateOptions]) *mongo.SingleResult {
+	res, err := gated(ctx, c.gate, func() (*mongo.SingleResult, error) {
+		return c.Collection.FindOneAndUpdate(ctx, filter, update, opts...), nil
+	})
+	if err != nil {
+		return mongo.NewSingleResultFromDocument(bson.D{}, err, nil)
+	}
+	return res
 }
 
 // UpdateMany is [mongo.Collection.UpdateMany] through the write gate.
