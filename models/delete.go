@@ -143,6 +143,7 @@ func (s *Store) PendingDeletions(ctx context.Context) ([]bson.ObjectID, error) {
 // is for operators, never for requests. It fails with [ErrNotFound] if
 // there is no such user, and when two users have the handle (one of them
 // renamed since their last sign-in) with an error asking for the id.
+// The user it returns holds no Twitter credential.
 func (s *Store) FindUser(ctx context.Context, who string) (*User, error) {
 	who = strings.TrimSpace(who)
 	handle, isHandle := strings.CutPrefix(who, "@")
@@ -150,7 +151,11 @@ func (s *Store) FindUser(ctx context.Context, who string) (*User, error) {
 		if _, err := UserIDFor(who); err != nil {
 			return nil, fmt.Errorf("find user %q: give a Twitter id or an @handle: %w", who, ErrNotFound)
 		}
-		return s.UserByTwitterID(ctx, who)
+		u, err := s.UserByTwitterID(ctx, who)
+		if u != nil {
+			u.Token = nil // never needed here
+		}
+		return u, err
 	}
 	cur, err := s.users.Find(ctx, bson.D{})
 	if err != nil {
