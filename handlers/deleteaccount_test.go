@@ -153,13 +153,18 @@ func TestDeletionSweep(t *testing.T) {
 }
 
 // TestDeletedUserCannotResurrect: the deleted user's saved cookie, CSRF
-// token and forms are refused and write nothing; a login started before
-// the deletion and finished after makes a new, empty account.
+// token and forms are refused and write nothing; a login (with a
+// return-to) started before the deletion and finished after is a first
+// sign-in: it makes a new, empty account and returns to its page.
 func TestDeletedUserCannotResurrect(t *testing.T) {
 	h, db := newDeleteHarness(t)
 	ada, pending := h.browser(), h.browser()
 	ada.login("oauth2", "1001")
-	authorize := pending.startLogin("oauth2")
+	start := pending.get("/auth/oauth2/login?next=/your-data")
+	authorize, err := url.Parse(start.Header.Get("Location"))
+	if err != nil || start.StatusCode != http.StatusFound {
+		t.Fatalf("login with a return-to: %s", start)
+	}
 	uid, cookie, token := ada.userID(), ada.cookie(sessionCookie), ada.csrf()
 	wantStatus(t, ada.post("/db", "application/json", `{"text":"ada's note"}`), http.StatusCreated)
 	wantDeletedPage(t, ada.deleteAccount("@ada"), "1 records")
@@ -186,7 +191,9 @@ func TestDeletedUserCannotResurrect(t *testing.T) {
 	})
 
 	cb := pending.consent(authorize, "approve", "1001")
-	wantStatus(t, pending.get(cb.String()), http.StatusFound)
+	if r := pending.get(cb.String()); r.StatusCode != http.StatusFound || r.Header.Get("Location") != "/your-data" {
+		t.Fatalf("the login started before the deletion: %d to %q, want 302 to /your-data", r.StatusCode, r.Header.Get("Location"))
+	}
 	if r := pending.get("/db"); r.StatusCode != http.StatusOK || strings.Contains(r.body, "ada's note") || strings.Contains(r.body, "back from the dead") {
 		t.Errorf("the account made by the pending login: %s, want empty", r)
 	}
