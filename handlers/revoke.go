@@ -102,6 +102,9 @@ func (s *Server) recordRevocation(ctx context.Context, rev *models.Revocation, a
 	case err != nil:
 		log.Warn("twitter revocation failed; will retry", "err", err.Error(), "retry_at", retryAt)
 	}
+	if rev.Reason == models.DeletionReason {
+		return // the account is gone: an event would name it again
+	}
 	if err := s.store.RecordEvent(ctx, ev); err != nil {
 		log.Warn("record event", "kind", ev.Kind, "err", err.Error())
 	}

@@ -73,6 +73,10 @@ type store interface {
 	ClaimRevocation(ctx context.Context, id string, until, now time.Time) (*models.Revocation, error)
 	RetryRevocation(ctx context.Context, r *models.Revocation, nextAt time.Time, lastErr string) error
 	FinishRevocation(ctx context.Context, r *models.Revocation) error
+
+	// Account deletion (issue 13): may scan; never on a normal request.
+	DeleteAccount(ctx context.Context, id bson.ObjectID, meta models.Revocation, now time.Time) (models.Deletion, error)
+	PendingDeletions(ctx context.Context) ([]bson.ObjectID, error)
 }
 
 var _ store = (*models.Store)(nil)
@@ -260,6 +264,7 @@ func (s *Server) routes() *gin.Engine {
 	r.GET("/me", jsonAPI, s.loadSession, s.requireUser, s.handleMe)
 	r.GET("/me/export", jsonAPI, s.loadSession, s.requireUser, s.handleExport)
 	r.GET("/your-data", s.loadSession, s.requirePageUser, s.handleYourData)
+	r.POST("/me/delete", s.limitBody(formBodyLimit), s.loadSession, s.requireUser, s.handleDeleteAccount)
 	r.GET("/twitter/me", jsonAPI, s.loadSession, s.requireUser, s.handleTwitterMe)
 	s.tokenRoutes(r)
 	db := r.Group("/db", jsonAPI, s.loadCaller, s.requireUser)
@@ -325,10 +330,13 @@ func (s *Server) newSessionManager() (*session.Manager, error) {
 
 // WatchStore keeps the session cache in step with other instances until
 // ctx ends; run it once, in a goroutine, in every instance. See
-// [session.Manager.Watch].
+// [session.Manager.Watch]. It also runs the sweeps: of spent login states,
+// and of account deletions a dead process left unfinished (at start-up
+// and then now and then).
 func (s *Server) WatchStore(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { s.sweepSpentLogins(ctx) })
+	wg.Go(func() { s.sweepDeletions(ctx) })
 	s.sessions.Watch(ctx)
 }

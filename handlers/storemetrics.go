@@ -187,3 +187,13 @@ func (t timedStore) RetryRevocation(ctx context.Context, r *models.Revocation, n
 func (t timedStore) FinishRevocation(ctx context.Context, r *models.Revocation) error {
 	return timedErr(t, "finish_revocation", func() error { return t.next.FinishRevocation(ctx, r) })
 }
+
+// Account deletion (issue 13).
+
+func (t timedStore) DeleteAccount(ctx context.Context, id bson.ObjectID, meta models.Revocation, now time.Time) (models.Deletion, error) {
+	return timed(t, "delete_account", func() (models.Deletion, error) { return t.next.DeleteAccount(ctx, id, meta, now) })
+}
+
+func (t timedStore) PendingDeletions(ctx context.Context) ([]bson.ObjectID, error) {
+	return timed(t, "pending_deletions", func() ([]bson.ObjectID, error) { return t.next.PendingDeletions(ctx) })
+}

@@ -26,7 +26,8 @@ const sessionCookieName = "__Host-session"
 
 // TestBrowser signs in with headless Chromium through both Twitter flows of
 // the in-process dev provider, as a person would: clicks, the consent page,
-// the record form, reload and log out. On every page it fails on console
+// the record form, reload and log out; and "Your data": the download and
+// deleting the account. On every page it fails on console
 // errors, uncaught exceptions and Content-Security-Policy violations, and it
 // reads the session cookie's flags from the browser's own cookie store.
 // Screenshots go to BROWSER_SCREENSHOTS, or to a new temporary folder.
@@ -51,6 +52,10 @@ func TestBrowser(t *testing.T) {
 			browserCancel(t, browser, base, fl)
 		})
 	}
+
+	t.Run("YourData/DownloadAndDelete", func(t *testing.T) {
+		browserDownloadAndDelete(t, browser, base, shots)
+	})
 
 	// The console check above only means something if it sees violations.
 	// Provoke two in a tab of its own and expect both to be reported.

@@ -60,6 +60,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if opts.reencrypt {
 		return reencryptTokens(ctx, cfg, log, stdout)
 	}
+	if opts.deleteUser != "" {
+		return deleteUser(ctx, cfg, log, stdout, opts.deleteUser)
+	}
 	gin.SetMode(gin.ReleaseMode)
 
 	// Listen first: a port conflict should fail before anything else starts.
@@ -113,6 +116,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // environment variable.
 type options struct {
 	dev, rotate, reencrypt, check, allowRemote bool
+	// deleteUser is a Twitter id or @handle whose account to delete.
+	deleteUser string
 }
 
 // parseFlags parses the command line, printing usage and errors to stderr.
@@ -123,6 +128,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	flags.BoolVar(&opts.dev, "dev", false, "development mode: embedded store, dev Twitter provider when no keys are set, loopback-only defaults")
 	flags.BoolVar(&opts.rotate, "rotate-token-key", false, "dev mode: make a new service-token signing key in DATA_DIR before starting; the old one stays published until its tokens have expired")
 	flags.BoolVar(&opts.reencrypt, "reencrypt-tokens", false, "re-encrypt every stored Twitter token under the first of TOKEN_ENCRYPTION_KEYS, print how many, and exit (run after adding a new key; then remove the old one)")
+	flags.StringVar(&opts.deleteUser, "delete-user", "", "delete the account of this Twitter id or @handle, as its \"Delete my account\" button does (data, sessions, service tokens; the Twitter credential goes to the revocation outbox), print what was removed, and exit")
 	flags.BoolVar(&opts.allowRemote, "allow-remote", false, "dev mode: listen on a non-loopback ADDR or DEV_PROVIDER_ADDR anyway, serving the dev provider and generated secrets to the network")
 	flags.BoolVar(&opts.check, "check", false, "check the configuration (secrets, URLs, store and indexes, Twitter keys), print one line per check and exit non-zero on any failure")
 	if err := flags.Parse(args); err != nil {

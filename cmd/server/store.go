@@ -69,6 +69,38 @@ func reencryptTokens(ctx context.Context, cfg *config.Config, log *slog.Logger, 
 	return nil
 }
 
+// deleteUser is -delete-user: the account named by who (a Twitter id or
+// @handle) is deleted as by its own "Delete my account", and what went is
+// printed. Running instances hear of it through the change feed; the
+// Twitter credential waits in the revocation outbox for the next instance
+// that scans it.
+func deleteUser(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.Writer, who string) error {
+	store, close, err := openStore(ctx, cfg, log, nil)
+	if err != nil {
+		return err
+	}
+	defer close()
+	u, err := store.FindUser(ctx, who)
+	if err != nil {
+		return fmt.Errorf("delete user: %w", err)
+	}
+	now := time.Now()
+	d, err := store.DeleteAccount(ctx, u.ID, models.Revocation{RequestID: "delete-user"}, now)
+	if err != nil {
+		return fmt.Errorf("delete user: %w (run it again, or start the server: its sweep finishes the deletion)", err)
+	}
+	if err := store.PublishChange(ctx, models.Change{UserID: u.ID}, now); err != nil {
+		log.Warn("running instances not told of the deletion; they drop the sessions when next read from the store", "err", err.Error())
+	}
+	credential := "none stored"
+	if d.OutboxID != "" {
+		credential = "queued for revocation at Twitter (a running server revokes it)"
+	}
+	fmt.Fprintf(stdout, "deleted user @%s (Twitter id %s): %d records, %d sessions, %d activity events; Twitter credential: %s\n",
+		u.Handle, u.TwitterID, d.Records, d.Sessions, d.Events, credential)
+	return nil
+}
+
 // startEmbedded runs the embedded FerretDB store with its data in DATA_DIR.
 func startEmbedded(ctx context.Context, cfg *config.Config, log *slog.Logger) (*embedded.Server, error) {
 	if !cfg.Dev {
