@@ -151,9 +151,9 @@ func (c *Config) HasFlow(f Flow) bool {
 // a map in tests). dev is the -dev flag. It returns one error naming every
 // invalid variable, its rule and (for non-secrets) its value. In dev mode
 // it fills in the secrets left unset from files in DataDir, generating
-// them on first use; only the dev provider's URL is left to
-// [Config.UseDevProvider].
-func Load(getenv func(string) string, dev bool) (*Config, error) {
+// them on first use, and, given [WithDevProvider], points the Twitter
+// settings at the dev provider when no keys are set.
+func Load(getenv func(string) string, dev bool, opts ...LoadOption) (*Config, error) {
 	env := func(key, def string) string {
 		if v := strings.TrimSpace(getenv(key)); v != "" {
 			return v
@@ -170,7 +170,7 @@ func Load(getenv func(string) string, dev bool) (*Config, error) {
 		MongoDatabase:   env("MONGODB_DATABASE", "twitterlogin"),
 		DataDir:         env("DATA_DIR", "data"),
 		SessionSecret:   []byte(env("SESSION_SECRET", "")),
-		DevProviderAddr: env("DEV_PROVIDER_ADDR", "127.0.0.1:0"),
+		DevProviderAddr: env("DEV_PROVIDER_ADDR", defaultDevProviderAddr),
 		LogLevel:        env("LOG_LEVEL", "info"),
 		Twitter: Twitter{
 			APIBase:        strings.TrimRight(env("TWITTER_API_BASE", "https://api.x.com"), "/"),
@@ -210,7 +210,27 @@ func Load(getenv func(string) string, dev bool) (*Config, error) {
 			return nil, err
 		}
 	}
+	var o loadOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if c.DevProvider && o.devProvider != "" {
+		c.useDevProvider(o.devProvider)
+	}
 	return c, nil
+}
+
+// IsDev says whether [Load] would run in dev mode: the -dev flag, or
+// APP_ENV=development. Programs that must act before loading (binding the
+// dev provider's port) ask it.
+func IsDev(getenv func(string) string, dev bool) bool {
+	env := func(key, def string) string {
+		if v := strings.TrimSpace(getenv(key)); v != "" {
+			return v
+		}
+		return def
+	}
+	return loadAppEnv(env, dev, func(string, ...any) {})
 }
 
 // loadAppEnv applies APP_ENV to the -dev flag: development turns dev mode

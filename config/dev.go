@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"example.com/twitterlogin/handlers/devtwitter"
 )
@@ -60,12 +61,37 @@ func devFileKey(dir, name string, n int) ([]byte, error) {
 	return b, nil
 }
 
-// UseDevProvider points the Twitter settings at the development Twitter
-// provider serving at base (http://host:port) with its well-known
-// credentials. It is the one setting made after [Load]: the provider's
-// port is known only once it listens (DEV_PROVIDER_ADDR defaults to port
-// 0), so cmd/server calls it then, and only when c.DevProvider is set.
-func (c *Config) UseDevProvider(base string) {
+// LoadOption adds to what [Load] reads from the environment.
+type LoadOption func(*loadOptions)
+
+type loadOptions struct {
+	devProvider string // the dev provider's base URL; "" if none runs
+}
+
+// WithDevProvider tells [Load] where the development Twitter provider
+// serves (http://host:port). Its port is known only once it listens
+// (DEV_PROVIDER_ADDR defaults to port 0), so cmd/server binds it before
+// loading, at [DevProviderAddr]; in dev mode without Twitter keys Load
+// then points the Twitter settings at it.
+func WithDevProvider(base string) LoadOption {
+	return func(o *loadOptions) { o.devProvider = base }
+}
+
+// DevProviderAddr is where the dev provider listens: DEV_PROVIDER_ADDR,
+// or a free loopback port.
+func DevProviderAddr(getenv func(string) string) string {
+	if v := strings.TrimSpace(getenv("DEV_PROVIDER_ADDR")); v != "" {
+		return v
+	}
+	return defaultDevProviderAddr
+}
+
+// defaultDevProviderAddr is DEV_PROVIDER_ADDR's default.
+const defaultDevProviderAddr = "127.0.0.1:0"
+
+// useDevProvider points the Twitter settings at the development Twitter
+// provider serving at base, with its well-known credentials.
+func (c *Config) useDevProvider(base string) {
 	t := &c.Twitter
 	t.APIBase, t.AuthorizeBase = base, base
 	t.ConsumerKey, t.ConsumerSecret = devtwitter.DevConsumerKey, devtwitter.DevConsumerSecret

@@ -89,21 +89,28 @@ func TestProductionGeneratesNothing(t *testing.T) {
 	}
 }
 
-func TestUseDevProvider(t *testing.T) {
-	c, err := load(t, true, map[string]string{"DATA_DIR": t.TempDir()})
+// TestLoad_WithDevProvider: in dev mode without Twitter keys, Load points
+// the Twitter settings at the dev provider it is told about; with keys, or
+// in production, it leaves them alone.
+func TestLoad_WithDevProvider(t *testing.T) {
+	const base = "http://127.0.0.1:4567"
+	c, err := load(t, true, map[string]string{"DATA_DIR": t.TempDir()}, config.WithDevProvider(base))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.UseDevProvider("http://127.0.0.1:4567")
 	tw := c.Twitter
-	for _, f := range []struct{ name, got string }{
-		{"APIBase", tw.APIBase}, {"AuthorizeBase", tw.AuthorizeBase},
-	} {
-		if f.got != "http://127.0.0.1:4567" {
-			t.Errorf("%s = %q, want the provider's base", f.name, f.got)
-		}
+	if tw.APIBase != base || tw.AuthorizeBase != base {
+		t.Errorf("APIBase %q, AuthorizeBase %q, want the provider's base", tw.APIBase, tw.AuthorizeBase)
 	}
 	if tw.ClientID == "" || tw.ClientSecret == "" || tw.ConsumerKey == "" || tw.ConsumerSecret == "" {
-		t.Errorf("UseDevProvider left credentials empty: %+v", tw)
+		t.Errorf("the dev provider's credentials are not set: %+v", tw)
+	}
+	withKeys, err := load(t, true, map[string]string{"DATA_DIR": t.TempDir(),
+		"TWITTER_CLIENT_ID": "real-id", "TWITTER_CLIENT_SECRET": "real-secret-0123456789"}, config.WithDevProvider(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if withKeys.DevProvider || withKeys.Twitter.APIBase == base || withKeys.Twitter.ClientID != "real-id" {
+		t.Errorf("with Twitter keys set, Load used the dev provider: %+v", withKeys.Twitter)
 	}
 }

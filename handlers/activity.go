@@ -14,6 +14,13 @@ import (
 	"example.com/twitterlogin/models"
 )
 
+// activityStore is what the activity page reads and every part that notes
+// an event writes.
+type activityStore interface {
+	RecordEvent(ctx context.Context, ev models.Event) error
+	EventsByUser(ctx context.Context, user bson.ObjectID, limit int) ([]models.Event, error)
+}
+
 // eventsShown is how many events the activity page lists: what a user's
 // digest holds, so the page costs two _id lookups.
 const eventsShown = models.RecentEvents

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -8,13 +9,24 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"example.com/twitterlogin/config"
 	"example.com/twitterlogin/models"
 )
+
+// signInStore is what a sign-in writes: the login state spent, the user,
+// the session and its event (loginspent.go sweeps old login states).
+type signInStore interface {
+	SpendLoginState(ctx context.Context, nonce string, expires time.Time) error
+	DeleteSpentLogins(ctx context.Context, now time.Time) (int64, error)
+	RecordSignIn(ctx context.Context, p models.TwitterProfile, tok models.ProviderToken, now time.Time) (bson.ObjectID, error)
+	StartSession(ctx context.Context, sess models.Session, ev *models.Event) (*models.Session, error)
+}
 
 // Limits on what we store from Twitter's profile, well above Twitter's own
 // (15-character handles, 50-character names).

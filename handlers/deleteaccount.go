@@ -13,6 +13,13 @@ import (
 	"example.com/twitterlogin/models"
 )
 
+// deletionStore deletes accounts; it may scan, and never runs on a normal
+// request.
+type deletionStore interface {
+	DeleteAccount(ctx context.Context, id bson.ObjectID, meta models.Revocation, now time.Time) (models.Deletion, error)
+	PendingDeletions(ctx context.Context) ([]bson.ObjectID, error)
+}
+
 // Deleting an account (issue 13): the "Your data" page posts the user's
 // @handle, typed as confirmation, to /me/delete. The store deletes in an
 // order that survives a crash (models/delete.go); this instance drops the

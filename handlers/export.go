@@ -1,14 +1,24 @@
 package handlers
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"example.com/twitterlogin/models"
 )
+
+// exportStore is what a download of the user's data reads; it may scan.
+type exportStore interface {
+	UserByID(ctx context.Context, id bson.ObjectID) (*models.User, error)
+	RecordsByOwner(ctx context.Context, owner bson.ObjectID, limit int) ([]models.Record, error)
+	SessionsByUser(ctx context.Context, userID bson.ObjectID, now time.Time) ([]models.Session, error)
+	EventsByUser(ctx context.Context, user bson.ObjectID, limit int) ([]models.Event, error)
+}
 
 // exportAll is the limit that lists all of a user's records or events: an
 // export may scan, unlike the pages.

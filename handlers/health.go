@@ -8,6 +8,12 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
+// healthStore is what /readyz and the active-sessions gauge read.
+type healthStore interface {
+	Ping(ctx context.Context) error
+	CountLiveSessions(ctx context.Context, now time.Time) (int64, error)
+}
+
 // readyTimeout bounds the store ping of /readyz: a load balancer should
 // hear "not ready" quickly, not wait for the store's own timeout.
 const readyTimeout = time.Second

@@ -7,8 +7,21 @@ import (
 	"sync"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"example.com/twitterlogin/models"
 )
+
+// outboxStore is the revocation outbox: credentials waiting to be revoked
+// at Twitter, worked off by every instance.
+type outboxStore interface {
+	MoveTokenToOutbox(ctx context.Context, id bson.ObjectID, meta models.Revocation, now time.Time) (string, error)
+	QueueRevocation(ctx context.Context, r models.Revocation, now time.Time) (string, error)
+	DueRevocations(ctx context.Context, now time.Time, limit int) ([]string, error)
+	ClaimRevocation(ctx context.Context, id string, until, now time.Time) (*models.Revocation, error)
+	RetryRevocation(ctx context.Context, r *models.Revocation, nextAt time.Time, lastErr string) error
+	FinishRevocation(ctx context.Context, r *models.Revocation) error
+}
 
 // Revocation at Twitter after logout (security.md S38) runs in the
 // background from the store's revocation outbox (models/outbox.go): a

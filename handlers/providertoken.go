@@ -18,6 +18,18 @@ import (
 	"example.com/twitterlogin/models"
 )
 
+// providerTokenStore is what refreshing the stored Twitter credential
+// uses: one refresh per generation across instances, and a lost race's
+// tokens queued for revocation.
+type providerTokenStore interface {
+	UserByID(ctx context.Context, id bson.ObjectID) (*models.User, error)
+	ReplaceProviderToken(ctx context.Context, id bson.ObjectID, oldGeneration int64, tok models.ProviderToken) (bool, error)
+	ClearProviderTokenGeneration(ctx context.Context, id bson.ObjectID, generation int64) (bool, error)
+	ClaimTokenRefresh(ctx context.Context, id bson.ObjectID, generation int64, until, now time.Time) (bool, error)
+	ReleaseTokenRefresh(ctx context.Context, id bson.ObjectID, generation int64) error
+	QueueRevocation(ctx context.Context, r models.Revocation, now time.Time) (string, error)
+}
+
 // Refreshing Twitter's OAuth 2.0 access tokens.
 //
 // Twitter's access tokens live 2 hours; with offline.access a login also

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,10 +12,17 @@ import (
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"example.com/twitterlogin/handlers/session"
 	"example.com/twitterlogin/models"
 )
+
+// recordStore is what the records API and the home page use.
+type recordStore interface {
+	InsertRecord(ctx context.Context, owner bson.ObjectID, text string, now time.Time) (*models.Record, error)
+	RecordsByOwner(ctx context.Context, owner bson.ObjectID, limit int) ([]models.Record, error)
+}
 
 const (
 	// dbBodyLimit bounds POST /db bodies; formBodyLimit other forms.

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"go.mongodb.org/mongo-driver/v2/bson"
 	"golang.org/x/sync/singleflight"
 
 	"example.com/twitterlogin/config"
@@ -30,53 +29,20 @@ import (
 	"example.com/twitterlogin/templates"
 )
 
-// store is what the handlers need from the database.
+// store is what the app needs from the database: the session manager's
+// part, and the small interface each part of the app declares next to the
+// code that uses it. timedStore wraps all of it.
 type store interface {
-	// Ping and CountLiveSessions serve /readyz and the active-sessions gauge.
-	Ping(ctx context.Context) error
-	CountLiveSessions(ctx context.Context, now time.Time) (int64, error)
-	RecordSignIn(ctx context.Context, p models.TwitterProfile, tok models.ProviderToken, now time.Time) (bson.ObjectID, error)
-	UserByID(ctx context.Context, id bson.ObjectID) (*models.User, error)
-	ClearProviderToken(ctx context.Context, id bson.ObjectID) error
-	ReplaceProviderToken(ctx context.Context, id bson.ObjectID, oldGeneration int64, tok models.ProviderToken) (bool, error)
-	ClearProviderTokenGeneration(ctx context.Context, id bson.ObjectID, generation int64) (bool, error)
-	ClaimTokenRefresh(ctx context.Context, id bson.ObjectID, generation int64, until, now time.Time) (bool, error)
-	ReleaseTokenRefresh(ctx context.Context, id bson.ObjectID, generation int64) error
-	StartSession(ctx context.Context, sess models.Session, ev *models.Event) (*models.Session, error)
-	SessionByID(ctx context.Context, id string, now time.Time) (*models.Session, error)
-	DeleteSession(ctx context.Context, id string) error
-	InsertRecord(ctx context.Context, owner bson.ObjectID, text string, now time.Time) (*models.Record, error)
-	RecordsByOwner(ctx context.Context, owner bson.ObjectID, limit int) ([]models.Record, error)
-	WatchChanges(ctx context.Context, ready func(), fn func(models.Change)) error
-	RecordEvent(ctx context.Context, ev models.Event) error
-	EventsByUser(ctx context.Context, user bson.ObjectID, limit int) ([]models.Event, error)
-	SessionsByUser(ctx context.Context, userID bson.ObjectID, now time.Time) ([]models.Session, error)
-	TouchSessions(ctx context.Context, ids []string, now time.Time) error
-	// The change feed: how revocations reach other instances.
-	PublishChange(ctx context.Context, ch models.Change, now time.Time) error
-	ChangesSince(ctx context.Context, cur *models.ChangeCursor, now time.Time) (models.ChangeBatch, error)
-	DeleteOldChanges(ctx context.Context, now time.Time) (int64, error)
-	DeleteUserSession(ctx context.Context, userID bson.ObjectID, id string) (bool, error)
-	DeleteUserSessions(ctx context.Context, userID bson.ObjectID) (int64, error)
-
-	// Session edges (issue 12): service tokens end with "log out
-	// everywhere"; a login state is spent once on the server.
-	RevokeTokens(ctx context.Context, id bson.ObjectID, at time.Time) error
-	SpendLoginState(ctx context.Context, nonce string, expires time.Time) error
-	DeleteSpentLogins(ctx context.Context, now time.Time) (int64, error)
-
-	// The revocation outbox (issue 12): Twitter credentials waiting to be
-	// revoked, worked off by every instance (outbox.go).
-	MoveTokenToOutbox(ctx context.Context, id bson.ObjectID, meta models.Revocation, now time.Time) (string, error)
-	QueueRevocation(ctx context.Context, r models.Revocation, now time.Time) (string, error)
-	DueRevocations(ctx context.Context, now time.Time, limit int) ([]string, error)
-	ClaimRevocation(ctx context.Context, id string, until, now time.Time) (*models.Revocation, error)
-	RetryRevocation(ctx context.Context, r *models.Revocation, nextAt time.Time, lastErr string) error
-	FinishRevocation(ctx context.Context, r *models.Revocation) error
-
-	// Account deletion (issue 13): may scan; never on a normal request.
-	DeleteAccount(ctx context.Context, id bson.ObjectID, meta models.Revocation, now time.Time) (models.Deletion, error)
-	PendingDeletions(ctx context.Context) ([]bson.ObjectID, error)
+	session.Store
+	healthStore
+	signInStore
+	recordStore
+	activityStore
+	sessionsStore
+	providerTokenStore
+	outboxStore
+	deletionStore
+	exportStore
 }
 
 var _ store = (*models.Store)(nil)

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -9,9 +10,20 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"example.com/twitterlogin/models"
 )
+
+// sessionsStore is what the sessions page, logout and "log out
+// everywhere" use.
+type sessionsStore interface {
+	SessionsByUser(ctx context.Context, userID bson.ObjectID, now time.Time) ([]models.Session, error)
+	DeleteSession(ctx context.Context, id string) error
+	DeleteUserSession(ctx context.Context, userID bson.ObjectID, id string) (bool, error)
+	DeleteUserSessions(ctx context.Context, userID bson.ObjectID) (int64, error)
+	RevokeTokens(ctx context.Context, id bson.ObjectID, at time.Time) error
+}
 
 // sessionRow is one of the user's sessions as the sessions page shows it.
 // Handle names it in forms: a keyed hash, so the page never shows session

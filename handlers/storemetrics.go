@@ -66,10 +66,6 @@ func (t timedStore) UserByID(ctx context.Context, id bson.ObjectID) (*models.Use
 	return timed(t, "user_by_id", func() (*models.User, error) { return t.next.UserByID(ctx, id) })
 }
 
-func (t timedStore) ClearProviderToken(ctx context.Context, id bson.ObjectID) error {
-	return timedErr(t, "clear_provider_token", func() error { return t.next.ClearProviderToken(ctx, id) })
-}
-
 func (t timedStore) ReplaceProviderToken(ctx context.Context, id bson.ObjectID, oldGeneration int64, tok models.ProviderToken) (bool, error) {
 	return timed(t, "replace_provider_token", func() (bool, error) { return t.next.ReplaceProviderToken(ctx, id, oldGeneration, tok) })
 }

@@ -143,6 +143,9 @@ var opWords = map[string]callKind{
 	"touch": write, "replace": write, "clear": write, "claim": write,
 	"release": write, "upsert": write, "import": write, "trim": write,
 	"set": write, "update": write, "start": write,
+	"due": read, "pending": read, "spend": write, "queue": write,
+	"move": write, "retry": write, "finish": write, "revoke": write,
+	"changes": read, "publish": write,
 }
 
 // classify says whether the store operation op (the metric's snake_case

@@ -53,9 +53,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if opts.check {
 		return checkConfig(ctx, getenv, opts.dev, stdout)
 	}
-	cfg, log, signingKeys, err := loadConfig(getenv, opts, stderr)
+	l, err := loadConfig(getenv, opts, stderr)
 	if err != nil {
 		return err
+	}
+	cfg, log, signingKeys := l.cfg, l.log, l.keys
+	if l.devProvider != nil {
+		defer l.devProvider.Close() // when run returns before serving on it
 	}
 	if opts.reencrypt {
 		return reencryptTokens(ctx, cfg, log, stdout)
@@ -87,7 +91,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cleanups = append(cleanups, closeStore)
 
 	errc := make(chan error, 2)
-	stopProvider, err := startDevProvider(cfg, log, errc)
+	stopProvider, err := startDevProvider(cfg, l.devProvider, log, errc)
 	if err != nil {
 		return err
 	}
@@ -140,31 +144,85 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	return opts, nil
 }
 
+// loaded is the configuration and what comes with it.
+type loaded struct {
+	cfg  *config.Config
+	log  *slog.Logger
+	keys *tokenkeys.Set
+	// devProvider is the dev provider's listener, bound before the
+	// configuration is loaded so that it can name its port; nil unless
+	// the dev provider runs.
+	devProvider net.Listener
+}
+
 // loadConfig loads the configuration, makes the logger, and loads the
 // service-token signing keys. Bad signing keys refuse to start, like any
 // other bad setting.
-func loadConfig(getenv func(string) string, opts options, stderr io.Writer) (*config.Config, *slog.Logger, *tokenkeys.Set, error) {
-	cfg, err := config.Load(getenv, opts.dev)
+func loadConfig(getenv func(string) string, opts options, stderr io.Writer) (*loaded, error) {
+	devLn, err := bindDevProvider(getenv, opts)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	remote := cfg.RemoteDevListeners()
-	if len(remote) > 0 && !opts.allowRemote {
-		return nil, nil, nil, fmt.Errorf("dev mode listens on loopback only, but %s: use a loopback host (localhost:8080), or pass -allow-remote to serve the dev provider and generated secrets to your network",
-			strings.Join(remote, " and "))
+	var loadOpts []config.LoadOption
+	if devLn != nil {
+		loadOpts = append(loadOpts, config.WithDevProvider("http://"+devLn.Addr().String()))
 	}
-	log := newLogger(stderr, cfg)
-	if len(remote) > 0 {
-		log.Warn("dev mode reachable from the network (-allow-remote)", "listeners", remote)
+	cfg, err := config.Load(getenv, opts.dev, loadOpts...)
+	if err == nil && !cfg.DevProvider && devLn != nil {
+		devLn.Close() // Twitter keys are set: no dev provider
+		devLn = nil
 	}
-	signingKeys, err := loadTokenKeys(cfg, opts.rotate, time.Now(), log)
+	if err == nil {
+		err = checkDevListeners(cfg, opts)
+	}
 	if err != nil {
-		return nil, nil, nil, err
+		if devLn != nil {
+			devLn.Close()
+		}
+		return nil, err
+	}
+	l := &loaded{cfg: cfg, log: newLogger(stderr, cfg), devProvider: devLn}
+	if remote := cfg.RemoteDevListeners(); len(remote) > 0 {
+		l.log.Warn("dev mode reachable from the network (-allow-remote)", "listeners", remote)
+	}
+	if l.keys, err = loadTokenKeys(cfg, opts.rotate, time.Now(), l.log); err != nil {
+		if devLn != nil {
+			devLn.Close()
+		}
+		return nil, err
 	}
 	if cfg.GeneratedSessionSecret {
-		log.Warn("using the development session secret kept in DATA_DIR; set SESSION_SECRET in production")
+		l.log.Warn("using the development session secret kept in DATA_DIR; set SESSION_SECRET in production")
 	}
-	return cfg, log, signingKeys, nil
+	return l, nil
+}
+
+// bindDevProvider binds the dev provider's listener in dev mode, where it
+// runs when no Twitter keys are set. A non-loopback address is left to
+// [checkDevListeners] to refuse, unless -allow-remote.
+func bindDevProvider(getenv func(string) string, opts options) (net.Listener, error) {
+	if !config.IsDev(getenv, opts.dev) {
+		return nil, nil
+	}
+	addr := config.DevProviderAddr(getenv)
+	if host, _, err := net.SplitHostPort(addr); err != nil || (!config.IsLoopback(host) && !opts.allowRemote) {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("dev provider: listen on %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// checkDevListeners refuses dev mode on a non-loopback address unless
+// -allow-remote.
+func checkDevListeners(cfg *config.Config, opts options) error {
+	if remote := cfg.RemoteDevListeners(); len(remote) > 0 && !opts.allowRemote {
+		return fmt.Errorf("dev mode listens on loopback only, but %s: use a loopback host (localhost:8080), or pass -allow-remote to serve the dev provider and generated secrets to your network",
+			strings.Join(remote, " and "))
+	}
+	return nil
 }
 
 // serveApp serves metrics (see serveMetrics) and then app on ln; Serve's
@@ -226,11 +284,11 @@ func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-// startDevProvider serves the development Twitter provider on
-// DEV_PROVIDER_ADDR, when cfg.DevProvider is set, and points the app's
-// Twitter settings at it. stop stops the provider (if any).
-func startDevProvider(cfg *config.Config, log *slog.Logger, errc chan<- error) (stop func(), err error) {
-	if !cfg.DevProvider {
+// startDevProvider serves the development Twitter provider on ln (bound
+// by loadConfig, whose configuration already points at it), when
+// cfg.DevProvider is set. stop stops the provider (if any).
+func startDevProvider(cfg *config.Config, ln net.Listener, log *slog.Logger, errc chan<- error) (stop func(), err error) {
+	if !cfg.DevProvider || ln == nil {
 		return func() {}, nil
 	}
 	provider, err := devtwitter.New(devtwitter.Config{
@@ -240,12 +298,7 @@ func startDevProvider(cfg *config.Config, log *slog.Logger, errc chan<- error) (
 	if err != nil {
 		return nil, fmt.Errorf("dev provider: %w", err)
 	}
-	ln, err := net.Listen("tcp", cfg.DevProviderAddr)
-	if err != nil {
-		return nil, fmt.Errorf("dev provider: listen on %s: %w", cfg.DevProviderAddr, err)
-	}
 	base := "http://" + ln.Addr().String()
-	cfg.UseDevProvider(base)
 
 	srv := serve.NewServer(provider, serve.Limits{
 		ReadHeaderTimeout: 5 * time.Second,
