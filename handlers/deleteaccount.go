@@ -56,7 +56,8 @@ func (s *Server) handleDeleteAccount(c *gin.Context) {
 			fmt.Sprintf("Nothing was deleted: to delete this account, type its handle, @%s.", sess.User.Handle), nil))
 		return
 	}
-	ctx, cancel := context.WithTimeout(c.Request.Context(), deletionTimeout)
+	// A browser that goes away does not stop a deletion half way.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), deletionTimeout)
 	defer cancel()
 	meta := models.Revocation{
 		RequestID: requestIDFrom(c.Request.Context()),

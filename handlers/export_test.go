@@ -117,3 +117,19 @@ func TestYourDataPage(t *testing.T) {
 		t.Errorf("GET /your-data signed out: 200")
 	}
 }
+
+// TestExportIsRateLimited: an export scans the user's records and events,
+// so it counts against the per-user write limit.
+func TestExportIsRateLimited(t *testing.T) {
+	h := newHarness(t, harnessOptions{env: map[string]string{"RATE_LIMIT_WRITES": "2/m,2"}})
+	b := h.browser()
+	b.login(config.OAuth2, "1001")
+	for range 2 {
+		wantStatus(t, b.get("/me/export"), http.StatusOK)
+	}
+	r := b.get("/me/export")
+	wantStatus(t, r, http.StatusTooManyRequests)
+	if r.Header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+}

@@ -228,7 +228,8 @@ func (s *Server) routes() *gin.Engine {
 	r.POST("/sessions/end", s.limitBody(formBodyLimit), s.loadSession, s.requireUser, s.handleEndSession)
 	r.POST("/sessions/end-all", s.limitBody(formBodyLimit), s.loadSession, s.requireUser, s.handleEndAllSessions)
 	r.GET("/me", jsonAPI, s.loadSession, s.requireUser, s.handleMe)
-	r.GET("/me/export", jsonAPI, s.loadSession, s.requireUser, s.handleExport)
+	// An export scans the user's records and events: limited like a write.
+	r.GET("/me/export", jsonAPI, s.loadSession, s.requireUser, s.limitWrites, s.handleExport)
 	r.GET("/your-data", s.loadSession, s.requirePageUser, s.handleYourData)
 	r.POST("/me/delete", s.limitBody(formBodyLimit), s.loadSession, s.requireUser, s.handleDeleteAccount)
 	r.GET("/twitter/me", jsonAPI, s.loadSession, s.requireUser, s.handleTwitterMe)
