@@ -110,7 +110,7 @@ type Server struct {
 
 	metrics    *metrics // private registry; served by MetricsHandler
 	loginLimit *limiter // per client IP on /auth/*; nil: off
-	writeLimit *limiter // per user on POST /db and POST /token; nil: off
+	writeLimit *limiter // per user on POST /db, POST /token and GET /me/export; nil: off
 }
 
 // New builds a Server. It fails if the session secret is shorter than
