@@ -15,18 +15,7 @@ import (
 // newTwitterClient is the Twitter client of both flows, calling through
 // client.
 func newTwitterClient(cfg *config.Config, client *http.Client) *twitter.Client {
-	return twitter.New(twitter.Config{
-		APIBase:           cfg.Twitter.APIBase,
-		AuthorizeBase:     cfg.Twitter.AuthorizeBase,
-		ConsumerKey:       cfg.Twitter.ConsumerKey,
-		ConsumerSecret:    cfg.Twitter.ConsumerSecret,
-		OAuth1CallbackURL: cfg.CallbackURL(config.OAuth1),
-		ClientID:          cfg.Twitter.ClientID,
-		ClientSecret:      cfg.Twitter.ClientSecret,
-		OAuth2RedirectURL: cfg.CallbackURL(config.OAuth2),
-		OfflineAccess:     cfg.Twitter.OfflineAccess,
-		HTTPClient:        client,
-	})
+	return twitter.New(twitter.ConfigFrom(cfg, client))
 }
 
 // handleOAuth1Login starts a "Sign in with Twitter" (OAuth 1.0a) login: it

@@ -194,17 +194,7 @@ func (c *checker) checkTwitter(ctx context.Context, cfg *config.Config) {
 	if cfg.DevProvider {
 		return
 	}
-	client := twitter.New(twitter.Config{
-		APIBase:           cfg.Twitter.APIBase,
-		AuthorizeBase:     cfg.Twitter.AuthorizeBase,
-		ConsumerKey:       cfg.Twitter.ConsumerKey,
-		ConsumerSecret:    cfg.Twitter.ConsumerSecret,
-		OAuth1CallbackURL: cfg.CallbackURL(config.OAuth1),
-		ClientID:          cfg.Twitter.ClientID,
-		ClientSecret:      cfg.Twitter.ClientSecret,
-		OAuth2RedirectURL: cfg.CallbackURL(config.OAuth2),
-		HTTPClient:        twitter.NewHTTPClient(cfg.Twitter.Timeout),
-	})
+	client := twitter.New(twitter.ConfigFrom(cfg, nil))
 	if cfg.HasFlow(config.OAuth1) {
 		c.checkOAuth1(ctx, cfg, client)
 	}
