@@ -91,7 +91,8 @@ type Options struct {
 type Store struct {
 	client   *mongo.Client
 	db       *mongo.Database
-	writes   writeGate // nil: writes are not limited
+	writes   writeGate     // nil: writes are not limited
+	batches  insertBatches // inserts waiting at the gate, by collection (combine.go)
 	users    collection
 	sessions collection
 	records  collection

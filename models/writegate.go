@@ -37,11 +37,16 @@ func (g writeGate) enter(ctx context.Context) (release func(), err error) {
 // Reads go straight through.
 type collection struct {
 	*mongo.Collection
-	gate writeGate
+	gate  writeGate
+	batch *insertBatch // nil: inserts are not combined (no gate)
 }
 
 func (s *Store) collection(name string) collection {
-	return collection{Collection: s.db.Collection(name), gate: s.writes}
+	c := collection{Collection: s.db.Collection(name), gate: s.writes}
+	if s.writes != nil {
+		c.batch = s.batches.get(name)
+	}
+	return c
 }
 
 // gated runs write once the gate lets it.
@@ -55,9 +60,17 @@ func gated[R any](ctx context.Context, g writeGate, write func() (R, error)) (R,
 	return write()
 }
 
-// InsertOne is [mongo.Collection.InsertOne] through the write gate.
+// InsertOne is [mongo.Collection.InsertOne] through the write gate,
+// combined with the other inserts into the collection waiting for it
+// (combine.go). Callers get the error only: the result is empty.
 func (c collection) InsertOne(ctx context.Context, doc any, opts ...options.Lister[options.InsertOneOptions]) (*mongo.InsertOneResult, error) {
-	return gated(ctx, c.gate, func() (*mongo.InsertOneResult, error) { return c.Collection.InsertOne(ctx, doc, opts...) })
+	if c.batch == nil || len(opts) > 0 {
+		return gated(ctx, c.gate, func() (*mongo.InsertOneResult, error) { return c.Collection.InsertOne(ctx, doc, opts...) })
+	}
+	if err := c.insertCombined(ctx, doc); err != nil {
+		return nil, err
+	}
+	return &mongo.InsertOneResult{}, nil
 }
 
 // InsertMany is [mongo.Collection.InsertMany] through the write gate.
