@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"example.com/twitterlogin/config"
+	"example.com/twitterlogin/handlers/session"
 )
 
 const (
@@ -101,7 +102,7 @@ func (s *Server) startLogin(c *gin.Context, ls loginState) error {
 	if err != nil {
 		return err
 	}
-	setCookie(c, loginStateCookie, v, int(loginStateTTL/time.Second))
+	session.SetCookie(c.Writer, loginStateCookie, v, int(loginStateTTL/time.Second))
 	return nil
 }
 
@@ -113,7 +114,7 @@ func (s *Server) takeLogin(c *gin.Context, flow config.Flow) (loginState, error)
 	if err != nil {
 		return loginState{}, errNoLoginState
 	}
-	setCookie(c, loginStateCookie, "", -1)
+	session.SetCookie(c.Writer, loginStateCookie, "", -1)
 	ls, err := s.openLoginState(ck.Value)
 	if err != nil {
 		return ls, err

@@ -20,7 +20,7 @@ func (m *Manager) Issue(w http.ResponseWriter, uid bson.ObjectID, key string, no
 	if err != nil {
 		return err
 	}
-	setCookie(w, token, 0)
+	SetCookie(w, CookieName, token, 0)
 	return nil
 }
 
@@ -45,15 +45,16 @@ func (m *Manager) ClearCookie(w http.ResponseWriter) {
 	for _, line := range kept {
 		h.Add("Set-Cookie", line)
 	}
-	setCookie(w, "", -1)
+	SetCookie(w, CookieName, "", -1)
 }
 
-// setCookie writes the session cookie: HttpOnly, Secure, SameSite=Lax and
-// Path=/ (the __Host- prefix requires the last two). maxAge 0 makes a
-// browser-session cookie; a negative maxAge deletes it.
-func setCookie(w http.ResponseWriter, value string, maxAge int) {
+// SetCookie writes cookie name on w, as the app makes every cookie:
+// HttpOnly, Secure, SameSite=Lax and Path=/ (the __Host- prefix requires
+// the last two). maxAge 0 makes a browser-session cookie; a negative
+// maxAge deletes it.
+func SetCookie(w http.ResponseWriter, name, value string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{
-		Name:     CookieName,
+		Name:     name,
 		Value:    value,
 		Path:     "/",
 		MaxAge:   maxAge,

@@ -39,7 +39,7 @@ type keys struct {
 func deriveKeys(secret []byte, old ...[]byte) (keys, error) {
 	k := keys{verify: map[string][]byte{}}
 	for i, sec := range append([][]byte{secret}, old...) {
-		key, err := hkdf.Key(sha256.New, sec, nil, "twitterlogin session-jwt v1", 32)
+		key, err := DeriveKey(sec, "session-jwt")
 		if err != nil {
 			return k, err
 		}
@@ -50,6 +50,13 @@ func deriveKeys(secret []byte, old ...[]byte) (keys, error) {
 		k.verify[kid] = key
 	}
 	return k, nil
+}
+
+// DeriveKey derives from the app's secret the 32-byte key of one purpose
+// ("session-jwt", "login-state", "csrf"): HKDF-SHA256 with the purpose in
+// the info, so one secret never signs or seals two kinds of thing.
+func DeriveKey(secret []byte, purpose string) ([]byte, error) {
+	return hkdf.Key(sha256.New, secret, nil, "twitterlogin "+purpose+" v1", 32)
 }
 
 // keyID names a session key without revealing it: the first 9 bytes of
