@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -330,13 +329,6 @@ func readForm(r *http.Request) error {
 		return fmt.Errorf("parse form: %w", err)
 	}
 	return nil
-}
-
-// drain discards what is left of the body so the connection can be reused.
-func drain(r *http.Request) {
-	if r.Body != nil {
-		_, _ = io.Copy(io.Discard, r.Body)
-	}
 }
 
 // appendQuery returns base with v appended to its query, keeping the

@@ -88,22 +88,25 @@ func (c *Client) Revoke(ctx context.Context, token, hint string) error {
 
 // getJSON sends req and decodes a 200 JSON answer into v.
 func getJSON(client *http.Client, req *http.Request, v any) error {
-	resp, err := client.Do(req)
-	if err != nil {
-		return netError(req.Method, req.URL.Path, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return newAPIError(req, resp)
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(v); err != nil {
-		return fmt.Errorf("twitter: %s %s: decode: %w", req.Method, req.URL.Path, err)
-	}
-	return nil
+	return send(client, req, func(body io.Reader) error {
+		if err := json.NewDecoder(body).Decode(v); err != nil {
+			return fmt.Errorf("twitter: %s %s: decode: %w", req.Method, req.URL.Path, err)
+		}
+		return nil
+	})
 }
 
 // discard sends req and wants a 200, whose body it drops.
 func discard(client *http.Client, req *http.Request) error {
+	return send(client, req, func(body io.Reader) error {
+		_, _ = io.Copy(io.Discard, body)
+		return nil
+	})
+}
+
+// send sends req, wants a 200 and hands read its body, at most maxBody
+// bytes of it.
+func send(client *http.Client, req *http.Request, read func(io.Reader) error) error {
 	resp, err := client.Do(req)
 	if err != nil {
 		return netError(req.Method, req.URL.Path, err)
@@ -112,6 +115,5 @@ func discard(client *http.Client, req *http.Request) error {
 	if resp.StatusCode != http.StatusOK {
 		return newAPIError(req, resp)
 	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
-	return nil
+	return read(io.LimitReader(resp.Body, maxBody))
 }
