@@ -109,15 +109,7 @@ func (s *Store) insertChange(ctx context.Context, ch Change, now time.Time) erro
 
 // changeAt returns change n of second sec, or nil if there is none.
 func (s *Store) changeAt(ctx context.Context, sec, n int64) (*changeDoc, error) {
-	var d changeDoc
-	err := s.changes().FindOne(ctx, bson.D{{Key: "_id", Value: changeID(sec, n)}}).Decode(&d)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, storeError(err)
-	}
-	return &d, nil
+	return findByID[changeDoc](ctx, s.changes(), changeID(sec, n))
 }
 
 // ChangeCursor is a reader's place in the change feed: the second of its

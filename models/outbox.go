@@ -242,15 +242,15 @@ func (s *Store) ClaimRevocation(ctx context.Context, id string, until, now time.
 
 // revocation reads one entry, nil if it is gone.
 func (s *Store) revocation(ctx context.Context, id string) (*Revocation, error) {
-	var r Revocation
-	err := s.collection(outboxCollection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&r)
-	if errors.Is(err, mongo.ErrNoDocuments) {
+	r, err := findByID[Revocation](ctx, s.collection(outboxCollection), id)
+	if err != nil {
+		return nil, fmt.Errorf("revocation %s: %w", id, err)
+	}
+	if r == nil {
 		return nil, nil
-	} else if err != nil {
-		return nil, fmt.Errorf("revocation %s: %w", id, storeError(err))
 	}
 	r.NextAt = normTime(r.NextAt)
-	return &r, nil
+	return r, nil
 }
 
 // claimRound inserts the lease of round from, or of a later round when
@@ -266,13 +266,12 @@ func (s *Store) claimRound(ctx context.Context, id string, from int, until, now 
 		if !mongo.IsDuplicateKeyError(err) {
 			return -1, fmt.Errorf("claim revocation %s: %w", id, storeError(err))
 		}
-		var l outboxLease
-		err = leases.FindOne(ctx, bson.D{{Key: "_id", Value: leaseID(id, round)}}).Decode(&l)
+		l, err := findByID[outboxLease](ctx, leases, leaseID(id, round))
 		switch {
-		case errors.Is(err, mongo.ErrNoDocuments):
-			continue // dropped meanwhile: its round is used up anyway
 		case err != nil:
-			return -1, fmt.Errorf("claim revocation %s: %w", id, storeError(err))
+			return -1, fmt.Errorf("claim revocation %s: %w", id, err)
+		case l == nil:
+			continue // dropped meanwhile: its round is used up anyway
 		case !normTime(l.Until).Before(normTime(now)):
 			return -1, nil
 		}
