@@ -154,12 +154,7 @@ func (c *Config) HasFlow(f Flow) bool {
 // them on first use, and, given [WithDevProvider], points the Twitter
 // settings at the dev provider when no keys are set.
 func Load(getenv func(string) string, dev bool, opts ...LoadOption) (*Config, error) {
-	env := func(key, def string) string {
-		if v := strings.TrimSpace(getenv(key)); v != "" {
-			return v
-		}
-		return def
-	}
+	env := withDefaults(getenv)
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 
@@ -224,13 +219,18 @@ func Load(getenv func(string) string, dev bool, opts ...LoadOption) (*Config, er
 // APP_ENV=development. Programs that must act before loading (binding the
 // dev provider's port) ask it.
 func IsDev(getenv func(string) string, dev bool) bool {
-	env := func(key, def string) string {
+	return loadAppEnv(withDefaults(getenv), dev, func(string, ...any) {})
+}
+
+// withDefaults reads variables through getenv, trimmed, with def for one
+// that is unset or blank: the rule for every variable of every program.
+func withDefaults(getenv func(string) string) func(key, def string) string {
+	return func(key, def string) string {
 		if v := strings.TrimSpace(getenv(key)); v != "" {
 			return v
 		}
 		return def
 	}
-	return loadAppEnv(env, dev, func(string, ...any) {})
 }
 
 // loadAppEnv applies APP_ENV to the -dev flag: development turns dev mode

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"example.com/twitterlogin/handlers/devtwitter"
 )
@@ -80,10 +79,7 @@ func WithDevProvider(base string) LoadOption {
 // DevProviderAddr is where the dev provider listens: DEV_PROVIDER_ADDR,
 // or a free loopback port.
 func DevProviderAddr(getenv func(string) string) string {
-	if v := strings.TrimSpace(getenv("DEV_PROVIDER_ADDR")); v != "" {
-		return v
-	}
-	return defaultDevProviderAddr
+	return withDefaults(getenv)("DEV_PROVIDER_ADDR", defaultDevProviderAddr)
 }
 
 // defaultDevProviderAddr is DEV_PROVIDER_ADDR's default.

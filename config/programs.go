@@ -39,12 +39,7 @@ type ImageService struct {
 // with defaults for the app running in dev mode on this machine. The
 // program checks the values together with its flags.
 func LoadImageService(getenv func(string) string) ImageService {
-	env := func(key, def string) string {
-		if v := getenv(key); v != "" {
-			return v
-		}
-		return def
-	}
+	env := withDefaults(getenv)
 	return ImageService{
 		Addr:     env("IMAGESERVICE_ADDR", "127.0.0.1:8090"),
 		JWKSURL:  env("IMAGESERVICE_JWKS_URL", "http://localhost:8080/.well-known/jwks.json"),
