@@ -78,6 +78,9 @@ type Server struct {
 	// draining is set when the process is shutting down: /readyz says so,
 	// so load balancers stop sending new requests.
 	draining atomic.Bool
+	// requests counts every request Handler has received; the idle-memory
+	// watcher reads it (idlememory.go).
+	requests atomic.Uint64
 
 	cfg          *config.Config
 	store        store
@@ -178,11 +181,12 @@ func New(opts Options) (*Server, error) {
 }
 
 // Handler returns the app's root handler: the routes behind cross-origin
-// request protection for every state-changing request.
+// request protection for every state-changing request, all of it counted
+// for the idle-memory watcher.
 func (s *Server) Handler() http.Handler {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(s.refuseCrossOrigin))
-	return cop.Handler(s.engine)
+	return s.countRequests(cop.Handler(s.engine))
 }
 
 // routes assembles gin by hand: gin.Default's logger would print callback
@@ -299,11 +303,14 @@ func (s *Server) newSessionManager() (*session.Manager, error) {
 // ctx ends; run it once, in a goroutine, in every instance. See
 // [session.Manager.Watch]. It also runs the sweeps: of spent login states,
 // and of account deletions a dead process left unfinished (at start-up
-// and then now and then).
+// and then now and then). And it returns freed memory to the OS about a
+// second after each burst of requests, so RSS falls back toward its idle
+// size instead of staying at the burst's peak (idlememory.go).
 func (s *Server) WatchStore(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { s.sweepSpentLogins(ctx) })
 	wg.Go(func() { s.sweepDeletions(ctx) })
+	wg.Go(func() { s.watchIdleMemory(ctx) })
 	s.sessions.Watch(ctx)
 }
