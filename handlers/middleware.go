@@ -15,32 +15,6 @@ import (
 	"example.com/twitterlogin/handlers/session"
 )
 
-type ctxKey int
-
-const (
-	requestIDKey ctxKey = iota
-	sessionKey
-	jsonAPIKey
-)
-
-// withSession returns ctx with the request's signed-in state: from the
-// session cookie (session.Manager.Load), or from a bearer token (without
-// an ID).
-func withSession(ctx context.Context, s *session.Session) context.Context {
-	return context.WithValue(ctx, sessionKey, s)
-}
-
-// sessionFrom returns the request's session, or nil when signed out.
-func sessionFrom(ctx context.Context) *session.Session {
-	s, _ := ctx.Value(sessionKey).(*session.Session)
-	return s
-}
-
-func requestIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
-}
-
 // logger returns the server's logger with the request id attached.
 func (s *Server) logger(c *gin.Context) *slog.Logger {
 	return s.log.With("request_id", requestIDFrom(c.Request.Context()))
@@ -71,7 +45,7 @@ func (s *Server) requestID(c *gin.Context) {
 		id = randomID()
 	}
 	c.Header("X-Request-Id", id)
-	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey, id))
+	c.Request = c.Request.WithContext(withState(c.Request.Context(), func(st *requestState) { st.id = id }))
 	c.Next()
 }
 
@@ -126,7 +100,7 @@ func (s *Server) setSecurityHeaders(h http.Header) {
 // jsonAPI marks a route as JSON-only, so its errors are JSON whatever the
 // client's Accept header says.
 func jsonAPI(c *gin.Context) {
-	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), jsonAPIKey, true))
+	updateState(c, func(st *requestState) { st.jsonAPI = true })
 	c.Next()
 }
 
@@ -138,7 +112,7 @@ func (s *Server) loadSession(c *gin.Context) {
 	sess, err := s.sessions.Load(c.Request)
 	switch {
 	case err == nil:
-		c.Request = c.Request.WithContext(withSession(c.Request.Context(), sess))
+		updateState(c, func(st *requestState) { st.session = sess })
 	case errors.Is(err, session.ErrNotSignedIn):
 		if s.sessions.HasCookie(c.Request) {
 			s.logger(c).Info("session refused", "reason", err.Error())
