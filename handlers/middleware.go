@@ -12,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"example.com/twitterlogin/config"
 	"example.com/twitterlogin/handlers/session"
 )
 
@@ -87,14 +88,44 @@ func (s *Server) securityHeaders(c *gin.Context) {
 // setSecurityHeaders sets them on h; the cross-origin deny handler, which
 // runs outside gin, uses it too.
 func (s *Server) setSecurityHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", s.csp)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
-	h.Set("Cross-Origin-Opener-Policy", "same-origin")
-	if s.cfg.PublicURL.Scheme == "https" {
-		h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+	for _, f := range s.headers.security {
+		h[f.key] = f.value
 	}
+}
+
+// fixedHeaders are the response header values that never change, made
+// once by New: every response shares their slices (as gin shares its
+// Content-Type values) instead of allocating one per header per request.
+// Sharing is safe because a header's values are only ever replaced
+// (Set, or assignment) or appended to, and an append to a slice of
+// length and capacity 1 makes a new one.
+type fixedHeaders struct {
+	security []headerField // the headers every response carries
+	noStore  []string      // Cache-Control: no-store
+}
+
+// headerField is one header, its key in canonical form.
+type headerField struct {
+	key   string
+	value []string
+}
+
+func newFixedHeaders(cfg *config.Config, csp string) fixedHeaders {
+	fields := [][2]string{
+		{"Content-Security-Policy", csp},
+		{"X-Content-Type-Options", "nosniff"},
+		{"X-Frame-Options", "DENY"},
+		{"Referrer-Policy", "strict-origin-when-cross-origin"},
+		{"Cross-Origin-Opener-Policy", "same-origin"},
+	}
+	if cfg.PublicURL.Scheme == "https" {
+		fields = append(fields, [2]string{"Strict-Transport-Security", "max-age=31536000; includeSubDomains"})
+	}
+	h := fixedHeaders{noStore: []string{"no-store"}}
+	for _, f := range fields {
+		h.security = append(h.security, headerField{http.CanonicalHeaderKey(f[0]), []string{f[1]}})
+	}
+	return h
 }
 
 // jsonAPI marks a route as JSON-only, so its errors are JSON whatever the
@@ -131,6 +162,6 @@ func (s *Server) requireUser(c *gin.Context) {
 		s.fail(c, errUnauthenticated)
 		return
 	}
-	c.Header("Cache-Control", "no-store")
+	c.Writer.Header()["Cache-Control"] = s.headers.noStore
 	c.Next()
 }
