@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,7 +17,12 @@ import (
 // returns the harness and the session cookie.
 func benchHarness(b *testing.B, users int, env map[string]string) (*harness, string) {
 	b.Helper()
-	h := newHarness(b, harnessOptions{env: env})
+	return benchHarnessWith(b, users, harnessOptions{env: env})
+}
+
+func benchHarnessWith(b *testing.B, users int, opts harnessOptions) (*harness, string) {
+	b.Helper()
+	h := newHarness(b, opts)
 	ctx := context.Background()
 	for i := range users - 1 {
 		p := models.TwitterProfile{ID: fmt.Sprint(900000 + i), Handle: fmt.Sprint("u", i), Name: "Seeded"}
@@ -71,6 +77,30 @@ func BenchmarkAuthenticatedMe(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkMeVsTokenOnly compares GET /me of a signed-in user served
+// from the session cache with the floor, a bare handler that only
+// verifies the cookie's JWT: the difference is the app's per-request
+// path (gin, middleware, metrics, cache lookup). It logs at warn, as
+// the load tests run the app.
+func BenchmarkMeVsTokenOnly(b *testing.B) {
+	h, cookie := benchHarnessWith(b, 1, harnessOptions{logLevel: slog.LevelWarn})
+	for _, tc := range []struct {
+		name    string
+		handler http.Handler
+		want    int
+	}{
+		{"token-only", h.srv.TokenOnlyHandler(), http.StatusNoContent},
+		{"me-cached", h.srv.Handler(), http.StatusOK},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				serve(b, tc.handler, http.MethodGet, "/me", cookie, "", "", tc.want)
+			}
+		})
 	}
 }
 

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -36,7 +35,7 @@ func (s *Server) refuseCrossOrigin(w http.ResponseWriter, r *http.Request) {
 	s.setSecurityHeaders(w.Header())
 	w.Header().Set("Cache-Control", "no-store")
 	if isJSONAPIPath(r.URL.Path) {
-		r = r.WithContext(context.WithValue(r.Context(), jsonAPIKey, true))
+		r = r.WithContext(withJSONAPI(r.Context()))
 	}
 	// wantsJSON reads only the request, so a bare gin.Context will do.
 	if wantsJSON(&gin.Context{Request: r}) {

@@ -163,7 +163,7 @@ func wantsJSON(c *gin.Context) bool {
 	case gin.MIMEJSON:
 		return true
 	}
-	if api, _ := c.Request.Context().Value(jsonAPIKey).(bool); api {
+	if isJSONAPI(c.Request.Context()) {
 		return true
 	}
 	return c.NegotiateFormat(gin.MIMEHTML, gin.MIMEJSON) == gin.MIMEJSON

@@ -67,6 +67,7 @@ type harnessOptions struct {
 	tokenKeys      *tokenkeys.Set    // service-token keys; nil: tokens off
 	// provider wraps the dev provider's handler (to watch or refuse calls).
 	provider func(http.Handler) http.Handler
+	logLevel slog.Leveler // default debug
 }
 
 func newHarness(t testing.TB, opts harnessOptions) *harness {
@@ -131,7 +132,7 @@ func newHarness(t testing.TB, opts harnessOptions) *harness {
 	h.srv, err = New(Options{
 		Config:       h.cfg,
 		Store:        h.store,
-		Logger:       slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:       slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: cmp.Or[slog.Leveler](opts.logLevel, slog.LevelDebug)})),
 		Now:          h.clock.Now,
 		StoreTimeout: cmp.Or(opts.storeTimeout, 2*time.Second),
 		TokenKeys:    opts.tokenKeys,

@@ -12,34 +12,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"example.com/twitterlogin/config"
 	"example.com/twitterlogin/handlers/session"
 )
-
-type ctxKey int
-
-const (
-	requestIDKey ctxKey = iota
-	sessionKey
-	jsonAPIKey
-)
-
-// withSession returns ctx with the request's signed-in state: from the
-// session cookie (session.Manager.Load), or from a bearer token (without
-// an ID).
-func withSession(ctx context.Context, s *session.Session) context.Context {
-	return context.WithValue(ctx, sessionKey, s)
-}
-
-// sessionFrom returns the request's session, or nil when signed out.
-func sessionFrom(ctx context.Context) *session.Session {
-	s, _ := ctx.Value(sessionKey).(*session.Session)
-	return s
-}
-
-func requestIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
-}
 
 // logger returns the server's logger with the request id attached.
 func (s *Server) logger(c *gin.Context) *slog.Logger {
@@ -71,27 +46,37 @@ func (s *Server) requestID(c *gin.Context) {
 		id = randomID()
 	}
 	c.Header("X-Request-Id", id)
-	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey, id))
+	c.Request = c.Request.WithContext(withState(c.Request.Context(), func(st *requestState) { st.id = id }))
 	c.Next()
 }
 
 // accessLog logs one line per request. It logs the path only: query strings
 // on the callback routes carry codes, tokens and verifiers.
+//
+// It is on every request's path, so it builds nothing when info is off,
+// and builds the line from typed attributes, the request id first, as
+// s.logger(c).Info would (and with the same context.Background()).
 func (s *Server) accessLog(c *gin.Context) {
 	start := time.Now()
 	c.Next()
-	attrs := []any{
-		"method", c.Request.Method,
-		"path", c.Request.URL.Path,
-		"route", c.FullPath(),
-		"status", c.Writer.Status(),
-		"bytes", c.Writer.Size(),
-		"duration_ms", float64(time.Since(start).Microseconds()) / 1000,
+	ctx := context.Background()
+	if !s.log.Enabled(ctx, slog.LevelInfo) {
+		return
 	}
+	attrs := make([]slog.Attr, 0, 8)
+	attrs = append(attrs,
+		slog.String("request_id", requestIDFrom(c.Request.Context())),
+		slog.String("method", c.Request.Method),
+		slog.String("path", c.Request.URL.Path),
+		slog.String("route", c.FullPath()),
+		slog.Int("status", c.Writer.Status()),
+		slog.Int("bytes", c.Writer.Size()),
+		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+	)
 	if sess := sessionFrom(c.Request.Context()); sess != nil {
-		attrs = append(attrs, "user_id", sess.User.ID.Hex())
+		attrs = append(attrs, slog.String("user_id", sess.User.ID.Hex()))
 	}
-	s.logger(c).Info("request", attrs...)
+	s.log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
 }
 
 // securityHeaders sets the headers every response carries.
@@ -103,20 +88,50 @@ func (s *Server) securityHeaders(c *gin.Context) {
 // setSecurityHeaders sets them on h; the cross-origin deny handler, which
 // runs outside gin, uses it too.
 func (s *Server) setSecurityHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", s.csp)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
-	h.Set("Cross-Origin-Opener-Policy", "same-origin")
-	if s.cfg.PublicURL.Scheme == "https" {
-		h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+	for _, f := range s.headers.security {
+		h[f.key] = f.value
 	}
+}
+
+// fixedHeaders are the response header values that never change, made
+// once by New: every response shares their slices (as gin shares its
+// Content-Type values) instead of allocating one per header per request.
+// Sharing is safe because a header's values are only ever replaced
+// (Set, or assignment) or appended to, and an append to a slice of
+// length and capacity 1 makes a new one.
+type fixedHeaders struct {
+	security []headerField // the headers every response carries
+	noStore  []string      // Cache-Control: no-store
+}
+
+// headerField is one header, its key in canonical form.
+type headerField struct {
+	key   string
+	value []string
+}
+
+func newFixedHeaders(cfg *config.Config, csp string) fixedHeaders {
+	fields := [][2]string{
+		{"Content-Security-Policy", csp},
+		{"X-Content-Type-Options", "nosniff"},
+		{"X-Frame-Options", "DENY"},
+		{"Referrer-Policy", "strict-origin-when-cross-origin"},
+		{"Cross-Origin-Opener-Policy", "same-origin"},
+	}
+	if cfg.PublicURL.Scheme == "https" {
+		fields = append(fields, [2]string{"Strict-Transport-Security", "max-age=31536000; includeSubDomains"})
+	}
+	h := fixedHeaders{noStore: []string{"no-store"}}
+	for _, f := range fields {
+		h.security = append(h.security, headerField{http.CanonicalHeaderKey(f[0]), []string{f[1]}})
+	}
+	return h
 }
 
 // jsonAPI marks a route as JSON-only, so its errors are JSON whatever the
 // client's Accept header says.
 func jsonAPI(c *gin.Context) {
-	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), jsonAPIKey, true))
+	updateState(c, func(st *requestState) { st.jsonAPI = true })
 	c.Next()
 }
 
@@ -128,7 +143,7 @@ func (s *Server) loadSession(c *gin.Context) {
 	sess, err := s.sessions.Load(c.Request)
 	switch {
 	case err == nil:
-		c.Request = c.Request.WithContext(withSession(c.Request.Context(), sess))
+		updateState(c, func(st *requestState) { st.session = sess })
 	case errors.Is(err, session.ErrNotSignedIn):
 		if s.sessions.HasCookie(c.Request) {
 			s.logger(c).Info("session refused", "reason", err.Error())
@@ -147,6 +162,6 @@ func (s *Server) requireUser(c *gin.Context) {
 		s.fail(c, errUnauthenticated)
 		return
 	}
-	c.Header("Cache-Control", "no-store")
+	c.Writer.Header()["Cache-Control"] = s.headers.noStore
 	c.Next()
 }

@@ -6,8 +6,11 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -300,5 +303,51 @@ func TestTrailingSlashNotRedirected(t *testing.T) {
 		if r.Header.Get("Content-Security-Policy") == "" {
 			t.Errorf("%s: no Content-Security-Policy", target)
 		}
+	}
+}
+
+// TestMeResponseAndAccessLog pins down what the middleware chain adds to
+// a signed-in GET /me: exactly these response headers, and one access
+// log line with exactly these fields in this order.
+func TestMeResponseAndAccessLog(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	b := h.browser()
+	b.login("oauth2", "1001")
+	r := b.get("/me", "X-Request-Id", "me-log-check")
+	wantStatus(t, r, http.StatusOK)
+	var me struct{ ID string }
+	if err := json.Unmarshal([]byte(r.body), &me); err != nil || me.ID == "" {
+		t.Fatalf("GET /me body %q: %v", r.body, err)
+	}
+	want := http.Header{
+		"Cache-Control":              {"no-store"},
+		"Content-Length":             {fmt.Sprint(len(r.body))},
+		"Content-Security-Policy":    {contentSecurityPolicy(h.cfg)},
+		"Content-Type":               {"application/json; charset=utf-8"},
+		"Cross-Origin-Opener-Policy": {"same-origin"},
+		"Referrer-Policy":            {"strict-origin-when-cross-origin"},
+		"X-Content-Type-Options":     {"nosniff"},
+		"X-Frame-Options":            {"DENY"},
+		"X-Request-Id":               {"me-log-check"},
+	}
+	got := r.Header.Clone()
+	got.Del("Date")
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("headers\n got %v\nwant %v", got, want)
+	}
+	line := regexp.MustCompile(`^\{"time":"[^"]+","level":"INFO","msg":"request","request_id":"me-log-check",` +
+		`"method":"GET","path":"/me","route":"/me","status":200,"bytes":` + fmt.Sprint(len(r.body)) +
+		`,"duration_ms":[0-9.e+-]+,"user_id":"` + me.ID + `"\}$`)
+	var n int
+	for l := range strings.Lines(h.logs.String()) {
+		if strings.Contains(l, `"request_id":"me-log-check"`) {
+			n++
+			if !line.MatchString(strings.TrimSuffix(l, "\n")) {
+				t.Errorf("log line %s does not match %s", l, line)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d log lines for the request, want 1:\n%s", n, h.logs.String())
 	}
 }

@@ -93,7 +93,7 @@ type Server struct {
 	issuer    string
 	stateAEAD cipher.AEAD
 	twitter   *twitter.Client
-	csp       string
+	headers   fixedHeaders // the security headers and other fixed values
 	pages     *template.Template
 	engine    *gin.Engine
 
@@ -164,7 +164,7 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("handlers: %w", err)
 	}
 	s.twitter = newTwitterClient(cfg, s.httpClient)
-	s.csp = contentSecurityPolicy(cfg)
+	s.headers = newFixedHeaders(cfg, contentSecurityPolicy(cfg))
 	if err := s.setUpTokens(opts.TokenKeys); err != nil {
 		return nil, fmt.Errorf("handlers: %w", err)
 	}

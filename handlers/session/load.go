@@ -26,16 +26,16 @@ func (m *Manager) Load(r *http.Request) (*Session, error) {
 		return nil, fmt.Errorf("%w: %w", ErrNotSignedIn, err)
 	}
 	now := m.now()
-	// The shared lookup must not fail because the one request that started
-	// it went away, so it runs on a context of its own.
-	ctx := context.WithoutCancel(r.Context())
 	if hit, ok := m.cache.get(sid, uid, now); ok {
 		if hit.user == nil {
 			return nil, fmt.Errorf("%w: session ended", ErrNotSignedIn)
 		}
-		m.afterHit(ctx, uid, sid, now, hit)
+		m.afterHit(r.Context(), uid, sid, now, hit)
 		return &Session{User: hit.user, ID: sid}, nil
 	}
+	// The shared lookup must not fail because the one request that started
+	// it went away, so it runs on a context of its own.
+	ctx := context.WithoutCancel(r.Context())
 	v, err, _ := m.loads.Do(sid, func() (any, error) { return m.lookup(ctx, uid, sid, now) })
 	if err != nil {
 		return nil, err
@@ -43,8 +43,13 @@ func (m *Manager) Load(r *http.Request) (*Session, error) {
 	return &Session{User: v.(*models.User), ID: sid}, nil
 }
 
-// afterHit starts, off the request path, what a cache hit asks for.
+// afterHit starts, off the request path, what a cache hit asks for, on
+// a context that outlives the request's ctx. Most hits ask for nothing,
+// so that context is made only when needed.
 func (m *Manager) afterHit(ctx context.Context, uid bson.ObjectID, sid string, now time.Time, hit cacheHit) {
+	if hit.reloadSession || hit.reloadUser {
+		ctx = context.WithoutCancel(ctx)
+	}
 	if hit.reloadSession {
 		m.loads.DoChan(sid, func() (any, error) { return m.lookup(ctx, uid, sid, now) })
 	}
