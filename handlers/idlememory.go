@@ -75,18 +75,19 @@ func heldHeapBytes() uint64 {
 
 // idleReleaser calls release once each time the request count, having
 // moved in one tick, stands still in the next: once per burst, about a
-// tick after its last request. A server idle from the start, or busy
-// without a pause, is left alone.
+// tick after its last request. A server that has served nothing, or is
+// busy without a pause, is left alone.
 type idleReleaser struct {
 	requests func() uint64 // requests seen so far
 	release  func()
 	tick     <-chan time.Time
 }
 
-// run watches until ctx ends.
+// run watches until ctx ends. Requests served before it started make a
+// burst too, so one served as it starts is never missed.
 func (r idleReleaser) run(ctx context.Context) {
 	last := r.requests()
-	busy := false // the count moved since the last release
+	busy := last != 0 // the count moved since the last release
 	for {
 		select {
 		case <-ctx.Done():

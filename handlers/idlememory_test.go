@@ -58,7 +58,8 @@ func TestIdleReleaser(t *testing.T) {
 		{"released once after busy then idle", []uint64{0, 5, 5, 5, 5}, []int{2}},
 		{"released after a burst spanning ticks ends", []uint64{0, 1, 2, 3, 3, 3}, []int{4}},
 		{"not released while requests keep coming", []uint64{0, 1, 2, 3, 4, 5}, nil},
-		{"not released when idle from the start", []uint64{7, 7, 7, 7}, nil},
+		{"not released when nothing was ever served", []uint64{0, 0, 0, 0}, nil},
+		{"requests before the watcher started make a burst", []uint64{7, 7, 7, 7}, []int{1}},
 		{"released again after a second burst", []uint64{0, 3, 3, 3, 9, 9, 9}, []int{2, 5}},
 	}
 	for _, tc := range tests {
