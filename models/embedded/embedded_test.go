@@ -1,16 +1,21 @@
 package embedded_test
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"example.com/twitterlogin/models/embedded"
 )
@@ -26,7 +31,7 @@ func TestStart_RestartKeepsAddrAndData(t *testing.T) {
 	if !strings.HasPrefix(srv.Addr(), "127.0.0.1:") || strings.HasSuffix(srv.Addr(), ":0") {
 		t.Errorf("Addr = %q, want 127.0.0.1 and a real port", srv.Addr())
 	}
-	if want := "mongodb://" + srv.Addr() + "/"; srv.URI() != want {
+	if want := fmt.Sprintf("mongodb://%s/?maxPoolSize=%d", srv.Addr(), embedded.MaxConnections()); srv.URI() != want {
 		t.Errorf("URI = %q, want %q", srv.URI(), want)
 	}
 	withClient(t, srv, func(c *mongo.Collection) {
@@ -105,4 +110,55 @@ func TestStart_Concurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestURI_BoundsConnections: a client made from the URI opens at most
+// MaxConnections connections, however many calls it has in flight, and
+// every call still gets through.
+func TestURI_BoundsConnections(t *testing.T) {
+	t.Parallel()
+	srv := mustStart(t, embedded.Options{Dir: t.TempDir()})
+	var opened, open, most atomic.Int64
+	pool := &event.PoolMonitor{Event: func(e *event.PoolEvent) {
+		switch e.Type {
+		case event.ConnectionCreated:
+			opened.Add(1)
+			n := open.Add(1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+		case event.ConnectionClosed:
+			open.Add(-1)
+		}
+	}}
+	client, err := mongo.Connect(options.Client().ApplyURI(srv.URI()).SetPoolMonitor(pool))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Disconnect(context.Background()) })
+	coll := client.Database("bound").Collection("items")
+	calls := 8 * embedded.MaxConnections()
+	var wg sync.WaitGroup
+	for i := range calls {
+		wg.Go(func() {
+			if _, err := coll.InsertOne(testContext(t), bson.D{{Key: "_id", Value: i}}); err != nil {
+				t.Errorf("InsertOne %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := mustCountAll(t, coll); got != int64(calls) {
+		t.Errorf("%d documents stored, want %d", got, calls)
+	}
+	if got, limit := most.Load(), int64(embedded.MaxConnections()); got > limit || got < 1 {
+		t.Errorf("%d connections open at once (%d opened), want 1 to %d", got, opened.Load(), limit)
+	}
+}
+
+func mustCountAll(t *testing.T, coll *mongo.Collection) int64 {
+	t.Helper()
+	n, err := coll.CountDocuments(testContext(t), bson.D{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
