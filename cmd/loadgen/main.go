@@ -66,7 +66,10 @@
 // Per size also the process's peak RSS (VmHWM, reset per size through
 // /proc/self/clear_refs) and its RSS -settle after the load stopped,
 // without forcing a GC, to show whether memory returns by itself. Each
-// size also prints how long importing, logins and seeding took.
+// size also prints how long importing, logins and seeding took, and how
+// long the store's writes took to stop after them (the scenarios start
+// then, so the first is not charged with the preparation's background
+// writes).
 //
 // The ratios printed under each table (GET /me to JWT-only; GET /, GET /db
 // and POST /db to FindOne; FindOne to FindOne at the smallest size) are
