@@ -96,11 +96,8 @@ func (s *Store) PublishChange(ctx context.Context, ch Change, now time.Time) err
 func (s *Store) insertChange(ctx context.Context, ch Change, now time.Time) error {
 	sec := now.Unix()
 	doc := changeDoc{At: normTime(now), UserID: ch.UserID, SessionID: ch.SessionID}
-	taken := func(n int64) (bool, error) {
-		d, err := s.changeAt(ctx, sec, n)
-		return d != nil, err
-	}
-	_, err := insertNext(ctx, s.changes(), 1, taken, func(n int64) any {
+	id := func(n int64) any { return changeID(sec, n) }
+	_, err := insertNext(ctx, s.changes(), 1, id, func(n int64) any {
 		doc.ID = changeID(sec, n)
 		return doc
 	})

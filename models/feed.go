@@ -51,11 +51,9 @@ func (f *feed[T]) get(ctx context.Context, user bson.ObjectID, seq int64) (*T, e
 	return it, nil
 }
 
-// taken returns whether the user's number seq is in use, without reading
-// the item. An item of another user whose id hashes alike (seqID) counts
-// too: the two then skip each other's numbers, which costs nothing.
-func (f *feed[T]) taken(ctx context.Context, user bson.ObjectID) func(int64) (bool, error) {
-	return func(seq int64) (bool, error) { return idTaken(ctx, f.items, seqID(user, seq)) }
+// itemIDs gives the _id of each of the user's numbered items.
+func itemIDs(user bson.ObjectID) func(seq int64) any {
+	return func(seq int64) any { return seqID(user, seq) }
 }
 
 // load returns the user's digest as stored, rebuilt from a scan of the
@@ -91,7 +89,7 @@ func (f *feed[T]) current(ctx context.Context, user bson.ObjectID) (digest[T], e
 	if err != nil {
 		return d, err
 	}
-	last, err := lastSeq(d.Seq, f.taken(ctx, user))
+	last, err := lastSeq(d.Seq, takenIn(ctx, f.items, itemIDs(user)))
 	if err != nil || last == d.Seq {
 		return d, err
 	}
@@ -167,7 +165,7 @@ func (f *feed[T]) add(ctx context.Context, user bson.ObjectID, newItem func(id b
 // lock held.
 func (f *feed[T]) appendTo(ctx context.Context, user bson.ObjectID, d digest[T], newItem func(id bson.ObjectID, seq int64) T) (T, digest[T], error) {
 	var it T
-	seq, err := insertNext(ctx, f.items, d.Seq+1, f.taken(ctx, user), func(seq int64) any {
+	seq, err := insertNext(ctx, f.items, d.Seq+1, itemIDs(user), func(seq int64) any {
 		it = newItem(seqID(user, seq), seq)
 		return it
 	})

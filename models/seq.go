@@ -90,9 +90,19 @@ func lastSeq(from int64, taken func(seq int64) (bool, error)) (int64, error) {
 	return lo, nil
 }
 
+// takenIn returns whether number seq is in use in coll, where idOf gives
+// the _id of number seq. It does not read the document: an item of
+// another user whose id hashes alike (seqID) counts as taken too, and the
+// two then skip each other's numbers, which costs nothing.
+func takenIn(ctx context.Context, coll collection, idOf func(seq int64) any) func(int64) (bool, error) {
+	return func(seq int64) (bool, error) { return idTaken(ctx, coll, idOf(seq)) }
+}
+
 // insertNext inserts the document that newDoc makes for number seq, the
-// first free one from want on, and returns that number.
-func insertNext(ctx context.Context, coll collection, want int64, taken func(int64) (bool, error), newDoc func(seq int64) any) (int64, error) {
+// first free one from want on, and returns that number; idOf gives the
+// _id of number seq.
+func insertNext(ctx context.Context, coll collection, want int64, idOf func(seq int64) any, newDoc func(seq int64) any) (int64, error) {
+	taken := takenIn(ctx, coll, idOf)
 	seq := want
 	for range maxSeqAttempts {
 		_, err := coll.InsertOne(ctx, newDoc(seq))

@@ -68,7 +68,8 @@ func (s *Store) StartSession(ctx context.Context, sess Session, ev *Event) (*Ses
 	sess.CreatedAt = normTime(sess.CreatedAt)
 	sess.ExpiresAt = normTime(sess.ExpiresAt)
 	sess.LastSeen = time.Time{}
-	seq, err := insertNext(ctx, s.sessions, d.Sessions.Seq+1, s.sessionTaken(ctx, user), func(seq int64) any {
+	sessionID := func(seq int64) any { return seqID(user, seq).Hex() }
+	seq, err := insertNext(ctx, s.sessions, d.Sessions.Seq+1, sessionID, func(seq int64) any {
 		sess.Seq, sess.ID, sess.Secret = seq, seqID(user, seq).Hex(), rand.Text()
 		return sess
 	})

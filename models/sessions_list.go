@@ -91,13 +91,6 @@ func (s *Store) userSession(ctx context.Context, user bson.ObjectID, seq int64) 
 	return sess, nil
 }
 
-func (s *Store) sessionTaken(ctx context.Context, user bson.ObjectID) func(int64) (bool, error) {
-	return func(seq int64) (bool, error) {
-		sess, err := s.userSession(ctx, user, seq)
-		return sess != nil, err
-	}
-}
-
 // userSessions returns the user's sessions that exist, live or expired,
 // by _id lookups over the digest's range, and saves the digest's range
 // narrowed to what it found.
