@@ -4,13 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // The change feed tells every instance about revocations (a session ended,
@@ -190,16 +187,5 @@ func (s *Store) ensureChangeIndexes(ctx context.Context) error {
 	if err := createCollection(ctx, s.users.Database(), changesCollection); err != nil {
 		return err
 	}
-	ttl := mongo.IndexModel{
-		Keys:    bson.D{{Key: "at", Value: 1}},
-		Options: options.Index().SetExpireAfterSeconds(int32(ChangeRetention / time.Second)),
-	}
-	if _, err := s.changes().Indexes().CreateOne(ctx, ttl); err != nil {
-		if !isNotImplemented(err) {
-			return fmt.Errorf("create TTL index on %s: %w", changesCollection, storeError(err))
-		}
-		s.log.DebugContext(ctx, "store has no TTL indexes; old changes stay until DeleteOldChanges",
-			slog.String("collection", changesCollection), slog.Any("error", err))
-	}
-	return nil
+	return s.ensureTTLIndex(ctx, s.changes(), "at", ChangeRetention, "old changes stay until DeleteOldChanges")
 }

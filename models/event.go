@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -175,16 +174,5 @@ func (s *Store) ensureEventIndexes(ctx context.Context) error {
 	if _, err := coll.Indexes().CreateOne(ctx, byUser); err != nil {
 		return fmt.Errorf("create index on %s: %w", eventsCollection, storeError(err))
 	}
-	ttl := mongo.IndexModel{
-		Keys:    bson.D{{Key: "at", Value: 1}},
-		Options: options.Index().SetExpireAfterSeconds(int32(EventTTL / time.Second)),
-	}
-	if _, err := coll.Indexes().CreateOne(ctx, ttl); err != nil {
-		if !isNotImplemented(err) {
-			return fmt.Errorf("create TTL index on %s: %w", eventsCollection, storeError(err))
-		}
-		s.log.DebugContext(ctx, "store has no TTL indexes; events are capped per user only",
-			slog.String("collection", eventsCollection), slog.Any("error", err))
-	}
-	return nil
+	return s.ensureTTLIndex(ctx, coll, "at", EventTTL, "events are capped per user only")
 }

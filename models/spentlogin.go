@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // spentLoginsCollection remembers the login states (the sealed handshake
@@ -85,16 +83,6 @@ func (s *Store) ensureSpentLoginIndexes(ctx context.Context) error {
 	if err := createCollection(ctx, s.users.Database(), spentLoginsCollection); err != nil {
 		return err
 	}
-	ttl := mongo.IndexModel{
-		Keys:    bson.D{{Key: "expires_at", Value: 1}},
-		Options: options.Index().SetExpireAfterSeconds(int32(SpentLoginGrace / time.Second)),
-	}
-	if _, err := s.spentLogins().Indexes().CreateOne(ctx, ttl); err != nil {
-		if !isNotImplemented(err) {
-			return fmt.Errorf("create TTL index on %s: %w", spentLoginsCollection, storeError(err))
-		}
-		s.log.DebugContext(ctx, "store has no TTL indexes; spent login states stay until DeleteSpentLogins",
-			slog.String("collection", spentLoginsCollection), slog.Any("error", err))
-	}
-	return nil
+	return s.ensureTTLIndex(ctx, s.spentLogins(), "expires_at", SpentLoginGrace,
+		"spent login states stay until DeleteSpentLogins")
 }

@@ -234,16 +234,9 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		}
 	}
 
-	ttl := mongo.IndexModel{
-		Keys:    bson.D{{Key: "expires_at", Value: 1}},
-		Options: options.Index().SetExpireAfterSeconds(int32(sessionTTLGrace / time.Second)),
-	}
-	if _, err := s.sessions.Indexes().CreateOne(ctx, ttl); err != nil {
-		if !isNotImplemented(err) {
-			return fmt.Errorf("create TTL index on %s: %w", sessionsCollection, storeError(err))
-		}
-		s.log.DebugContext(ctx, "store has no TTL indexes; expired sessions stay until DeleteExpiredSessions",
-			slog.String("collection", sessionsCollection), slog.Any("error", err))
+	if err := s.ensureTTLIndex(ctx, s.sessions, "expires_at", sessionTTLGrace,
+		"expired sessions stay until DeleteExpiredSessions"); err != nil {
+		return err
 	}
 	if err := s.ensureEventIndexes(ctx); err != nil {
 		return err
@@ -258,6 +251,26 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		if err := createCollection(ctx, s.users.Database(), name); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// ensureTTLIndex creates a TTL index on field of coll that deletes a
+// document once its field is older than after, where the server has TTL
+// indexes. A
+// server that answers NotImplemented (FerretDB) is logged at debug level,
+// with what cleans the collection instead.
+func (s *Store) ensureTTLIndex(ctx context.Context, coll collection, field string, after time.Duration, instead string) error {
+	ttl := mongo.IndexModel{
+		Keys:    bson.D{{Key: field, Value: 1}},
+		Options: options.Index().SetExpireAfterSeconds(int32(after / time.Second)),
+	}
+	if _, err := coll.Indexes().CreateOne(ctx, ttl); err != nil {
+		if !isNotImplemented(err) {
+			return fmt.Errorf("create TTL index on %s: %w", coll.Name(), storeError(err))
+		}
+		s.log.DebugContext(ctx, "store has no TTL indexes; "+instead,
+			slog.String("collection", coll.Name()), slog.Any("error", err))
 	}
 	return nil
 }
