@@ -12,10 +12,9 @@ import (
 	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-)
 
-// sessionCookie is the app's session cookie.
-const sessionCookie = "__Host-session"
+	"example.com/twitterlogin/handlers/session"
+)
 
 // user is a signed-in user: its Twitter id, _id and session cookie.
 type user struct {
@@ -75,7 +74,7 @@ func (r *rig) login(ctx context.Context, twitterID string) (string, error) {
 	}
 	cookie := ""
 	for _, c := range resp.Cookies() {
-		if c.Name == sessionCookie && c.Value != "" {
+		if c.Name == session.CookieName && c.Value != "" {
 			cookie = c.Value
 		}
 	}
@@ -108,7 +107,7 @@ func (r *rig) send(ctx context.Context, method, target string, ck *http.Cookie, 
 
 // expect sends one request as the session cookie and wants a 2xx or 3xx.
 func (r *rig) expect(ctx context.Context, method, target, cookie, body string) error {
-	resp, err := r.send(ctx, method, target, &http.Cookie{Name: sessionCookie, Value: cookie}, body)
+	resp, err := r.send(ctx, method, target, &http.Cookie{Name: session.CookieName, Value: cookie}, body)
 	if err != nil {
 		return err
 	}
@@ -124,7 +123,7 @@ func (r *rig) me(ctx context.Context, cookie string) (bson.ObjectID, error) {
 	if err != nil {
 		return bson.ObjectID{}, err
 	}
-	req.AddCookie(&http.Cookie{Name: sessionCookie, Value: cookie})
+	req.AddCookie(&http.Cookie{Name: session.CookieName, Value: cookie})
 	resp, err := r.client.Do(req)
 	if err != nil {
 		return bson.ObjectID{}, err

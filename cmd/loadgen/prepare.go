@@ -52,23 +52,26 @@ func (r *rig) prepare(ctx context.Context, o options, n, k int, out io.Writer) (
 // scenario measured after it.
 func (r *rig) awaitQuietWrites(ctx context.Context) error {
 	const quiet, limit, poll = time.Second, time.Minute, 100 * time.Millisecond
-	writes := func() (n int64) {
-		for name, c := range r.commands.Counts() {
-			if models.CommandKind(name) == "write" {
-				n += c
-			}
-		}
-		return n
+	writes := func() (float64, error) {
+		snap, err := r.snapshot(ctx)
+		return snap.commands["write"], err
 	}
-	start, last := time.Now(), writes()
-	lastChange := start
-	for time.Since(lastChange) < quiet && time.Since(start) < limit {
+	last, err := writes()
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	for lastChange := start; time.Since(lastChange) < quiet && time.Since(start) < limit; {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(poll):
 		}
-		if n := writes(); n != last {
+		n, err := writes()
+		if err != nil {
+			return err
+		}
+		if n != last {
 			last, lastChange = n, time.Now()
 		}
 	}
