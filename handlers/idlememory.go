@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"net/http"
 	"runtime/debug"
 	rtmetrics "runtime/metrics"
 	"time"
@@ -21,17 +20,6 @@ import (
 // idleTick is how often the idle-memory watcher looks at the request
 // count: a server counts as idle after one tick with no new request.
 const idleTick = time.Second
-
-// countRequests counts every request that reaches next, so the
-// idle-memory watcher can tell a busy server from an idle one. It is the
-// outermost layer of Handler: requests refused by cross-origin
-// protection count too.
-func (s *Server) countRequests(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.requests.Add(1)
-		next.ServeHTTP(w, r)
-	})
-}
 
 // watchIdleMemory returns freed memory to the OS after each burst of
 // requests, until ctx ends.

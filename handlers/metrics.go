@@ -106,9 +106,11 @@ func (s *Server) observe(c *gin.Context) {
 	s.countRequest(route, c.Request.Method, c.Writer.Status(), time.Since(start))
 }
 
-// countRequest records one request; methods outside the standard ones are
-// "other", so clients cannot mint label values.
+// countRequest records one request, for the metrics and for the
+// idle-memory watcher; methods outside the standard ones are "other", so
+// clients cannot mint label values.
 func (s *Server) countRequest(route, method string, status int, d time.Duration) {
+	s.requests.Add(1)
 	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
 		http.MethodDelete, http.MethodOptions:

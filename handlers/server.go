@@ -78,8 +78,8 @@ type Server struct {
 	// draining is set when the process is shutting down: /readyz says so,
 	// so load balancers stop sending new requests.
 	draining atomic.Bool
-	// requests counts every request Handler has received; the idle-memory
-	// watcher reads it (idlememory.go).
+	// requests counts every request Handler has answered (countRequest);
+	// the idle-memory watcher reads it (idlememory.go).
 	requests atomic.Uint64
 
 	cfg          *config.Config
@@ -181,12 +181,11 @@ func New(opts Options) (*Server, error) {
 }
 
 // Handler returns the app's root handler: the routes behind cross-origin
-// request protection for every state-changing request, all of it counted
-// for the idle-memory watcher.
+// request protection for every state-changing request.
 func (s *Server) Handler() http.Handler {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(s.refuseCrossOrigin))
-	return s.countRequests(cop.Handler(s.engine))
+	return cop.Handler(s.engine)
 }
 
 // routes assembles gin by hand: gin.Default's logger would print callback
