@@ -134,6 +134,7 @@ type ChangeBatch struct {
 // cur's last read (or before now, on a fresh start) to three seconds after
 // now. On failure cur is left as it was, so the next read covers the same
 // ground; the error wraps [ErrUnavailable] if the store cannot be reached.
+// The store applies what it read to its own cache of digests too.
 func (s *Store) ChangesSince(ctx context.Context, cur *ChangeCursor, now time.Time) (ChangeBatch, error) {
 	sec := now.Unix()
 	b := ChangeBatch{Complete: cur.last != 0 && sec-cur.last <= int64(maxChangeGap/time.Second)}
@@ -164,6 +165,7 @@ func (s *Store) ChangesSince(ctx context.Context, cur *ChangeCursor, now time.Ti
 	}
 	cur.last, cur.read = sec, read
 	b.Changes = changes
+	s.recordFeed.cache.applyFeed(changes, b.Complete, now)
 	return b, nil
 }
 

@@ -22,7 +22,7 @@ func openShared(t *testing.T, srv *embedded.Server, n int) []*models.Store {
 	name := storetest.DatabaseName()
 	stores := make([]*models.Store, n)
 	for i := range stores {
-		s, err := models.Open(testContext(t), models.Options{URI: srv.URI(), Database: name, Timeout: storetest.StoreTimeout})
+		s, err := models.Open(testContext(t), models.Options{URI: srv.URI(), Database: name, Timeout: storetest.StoreTimeout, CacheTTL: storetest.CacheTTL})
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}

@@ -78,7 +78,10 @@ func (s *Store) DeleteAccount(ctx context.Context, id bson.ObjectID, meta Revoca
 		return d, fmt.Errorf("delete account %s: %w", id.Hex(), err)
 	}
 	d.OutboxID = outboxID
-	if err := s.deleteUserData(ctx, id, &d); err != nil {
+	err = s.deleteUserData(ctx, id, &d)
+	// Even half done: the cached digest may name deleted records.
+	s.recordFeed.cache.drop(id)
+	if err != nil {
 		return d, fmt.Errorf("delete account %s: %w", id.Hex(), err)
 	}
 	if _, err := s.deletions().DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {

@@ -25,6 +25,7 @@ type feed[T any] struct {
 	info      func(*T) itemInfo
 	log       *slog.Logger
 	normalize func(*T)
+	cache     *digestCache[T] // nil: none (digestcache.go)
 }
 
 // itemInfo is what a feed needs to know of an item.
@@ -83,20 +84,32 @@ func (f *feed[T]) load(ctx context.Context, user bson.ObjectID) (digest[T], erro
 }
 
 // current returns the user's digest, caught up with any items written
-// after it was saved.
+// after it was saved. A cached digest serves when the number after its
+// own is free; otherwise, and without one, the stored digest is read and
+// caught up, so what is saved derives from the store alone.
 func (f *feed[T]) current(ctx context.Context, user bson.ObjectID) (digest[T], error) {
+	t := f.cache.ticket()
+	if d, ok := f.cache.get(user); ok {
+		taken, err := idTaken(ctx, f.items, seqID(user, d.Seq+1))
+		if err != nil || !taken {
+			return d, err
+		}
+	}
 	d, err := f.load(ctx, user)
 	if err != nil {
 		return d, err
 	}
 	last, err := lastSeq(d.Seq, takenIn(ctx, f.items, itemIDs(user)))
-	if err != nil || last == d.Seq {
+	if err != nil {
 		return d, err
 	}
-	if d, err = f.catchUp(ctx, user, d, last); err != nil {
-		return d, err
+	if last != d.Seq {
+		if d, err = f.catchUp(ctx, user, d, last); err != nil {
+			return d, err
+		}
+		f.save(ctx, d)
 	}
-	f.save(ctx, d)
+	f.cache.put(t, user, d)
 	return d, nil
 }
 
@@ -144,9 +157,11 @@ func (f *feed[T]) save(ctx context.Context, d digest[T]) {
 }
 
 // add numbers and inserts the item that newItem makes, updates the digest
-// and returns the item.
+// and returns the item. It reads the stored digest, never a cached one: a
+// digest it saves must not carry items deleted meanwhile.
 func (f *feed[T]) add(ctx context.Context, user bson.ObjectID, newItem func(id bson.ObjectID, seq int64) T) (T, error) {
 	defer f.locks.lock(f.digestID(user))()
+	t := f.cache.ticket()
 	d, err := f.load(ctx, user)
 	if err != nil {
 		var zero T
@@ -157,6 +172,7 @@ func (f *feed[T]) add(ctx context.Context, user bson.ObjectID, newItem func(id b
 		return it, err
 	}
 	f.save(ctx, d)
+	f.cache.put(t, user, d)
 	return it, nil
 }
 

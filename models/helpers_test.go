@@ -32,7 +32,7 @@ func openStore(t *testing.T, srv *embedded.Server) (*models.Store, *mongo.Databa
 	t.Helper()
 	name := storetest.DatabaseName()
 	ctx := testContext(t)
-	s, err := models.Open(ctx, models.Options{URI: srv.URI(), Database: name, Timeout: storetest.StoreTimeout})
+	s, err := models.Open(ctx, models.Options{URI: srv.URI(), Database: name, Timeout: storetest.StoreTimeout, CacheTTL: storetest.CacheTTL})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

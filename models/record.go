@@ -31,8 +31,13 @@ func newRecordFeed(s *Store) *feed[Record] {
 			return itemInfo{id: r.ID, owner: r.OwnerID, seq: r.Seq, at: r.CreatedAt}
 		},
 		normalize: func(r *Record) { r.CreatedAt = normTime(r.CreatedAt) },
+		cache:     newDigestCache(s.cacheTTL, maxCachedDigestBytes, recordSize),
 	}
 }
+
+// recordSize estimates the bytes a cached record holds: its text and
+// its fixed fields.
+func recordSize(r *Record) int { return len(r.Text) + 96 }
 
 // InsertRecord stores text for owner, as given: the text is a value, so
 // "$where" or `{"$gt":""}` in it is stored literally. It returns the stored

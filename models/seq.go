@@ -33,7 +33,9 @@ import (
 // digest's is free (one more lookup) and catches up from the items
 // themselves when it is not. A missing digest (data written before digests
 // existed, or a crash before the first one was saved) is rebuilt from a
-// scan of the user's items, once.
+// scan of the user's items, once. An instance also keeps the records
+// digests it used last in memory (digestcache.go): then that check is the
+// page's only lookup.
 
 // recentCollection holds the digests.
 const recentCollection = "recent"

@@ -83,6 +83,12 @@ type Options struct {
 	// embedded.MaxConcurrentWrites (SQLite has one writer; see
 	// writegate.go); zero, for MongoDB, leaves writes unbounded.
 	MaxConcurrentWrites int
+
+	// CacheTTL is how long this instance trusts a records digest it has
+	// cached without news from the change feed (digestcache.go); give it
+	// SESSION_CACHE_TTL, which bounds the cached sessions alike. Zero: no
+	// cache, every page reads its digest.
+	CacheTTL time.Duration
 }
 
 // Store keeps users, sessions and records in one MongoDB database. It is
@@ -100,6 +106,7 @@ type Store struct {
 	log      *slog.Logger
 	roles    []string // roles of new users
 	tokens   *tokenCipher
+	cacheTTL time.Duration
 
 	recordFeed *feed[Record]
 	eventFeed  *feed[Event]
@@ -153,6 +160,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		db:     db,
 		log:    logger,
 		roles:  append([]string{}, opts.DefaultRoles...),
+
+		cacheTTL: opts.CacheTTL,
 	}
 	if opts.MaxConcurrentWrites > 0 {
 		s.writes = make(writeGate, opts.MaxConcurrentWrites)

@@ -52,6 +52,8 @@ func (s *Store) WatchChanges(ctx context.Context, ready func(), fn func(Change))
 		return watchError(err)
 	}
 	defer sessions.Close(context.WithoutCancel(ctx))
+	// Anything may have changed while no stream was open.
+	s.recordFeed.cache.clear()
 	if ready != nil {
 		ready()
 	}
@@ -60,6 +62,7 @@ func (s *Store) WatchChanges(ctx context.Context, ready func(), fn func(Change))
 	go func() {
 		errc <- follow(ctx, users, func(id bson.RawValue) {
 			if oid, ok := id.ObjectIDOK(); ok {
+				s.recordFeed.cache.drop(oid)
 				fn(Change{UserID: oid})
 			}
 		})

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -100,8 +101,13 @@ func newRig(ctx context.Context, o options) (*rig, error) {
 	if r.db, err = embedded.Start(ctx, embedded.Options{Dir: r.dir, Logger: quiet}); err != nil {
 		return r, err
 	}
+	// The store caches digests as long as the app trusts cached sessions.
+	ttl, err := time.ParseDuration(o.cacheTTL)
+	if err != nil {
+		return r, fmt.Errorf("-session-cache-ttl: %w", err)
+	}
 	if r.store, err = models.Open(ctx, models.Options{URI: r.db.URI(), Database: database, Monitor: r.commands.Monitor(),
-		MaxConcurrentWrites: embedded.MaxConcurrentWrites}); err != nil {
+		MaxConcurrentWrites: embedded.MaxConcurrentWrites, CacheTTL: ttl}); err != nil {
 		return r, err
 	}
 	if r.raw, err = mongo.Connect(mongooptions.Client().ApplyURI(r.db.URI()).SetMonitor(r.commands.Monitor())); err != nil {

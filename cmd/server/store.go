@@ -36,7 +36,8 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger, comman
 		keys[i] = models.TokenKey{ID: k.ID, Key: k.Key}
 	}
 	opts := models.Options{URI: uri, Database: cfg.MongoDatabase, Logger: log,
-		DefaultRoles: cfg.Tokens.DefaultRoles, TokenKeys: keys, MaxConcurrentWrites: maxWrites}
+		DefaultRoles: cfg.Tokens.DefaultRoles, TokenKeys: keys, MaxConcurrentWrites: maxWrites,
+		CacheTTL: cfg.SessionCacheTTL}
 	if commands != nil {
 		opts.Monitor = commands.Monitor()
 	}

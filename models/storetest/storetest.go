@@ -22,6 +22,10 @@ const StoreTimeout = 2 * time.Second
 // setupTimeout bounds starting a server or opening a store.
 const setupTimeout = 30 * time.Second
 
+// CacheTTL is the store's digest cache TTL in tests: the app's default
+// SESSION_CACHE_TTL, so tests run the cache as the app does.
+const CacheTTL = 5 * time.Second
+
 // NewServer starts an embedded FerretDB whose data lives in tb.TempDir()
 // and closes it when the test ends. FerretDB's errors go to stderr; its
 // warnings are left out, since it logs every refused command (such as the
@@ -55,6 +59,7 @@ func Open(tb testing.TB, srv *embedded.Server) *models.Store {
 		Database:            DatabaseName(),
 		Timeout:             StoreTimeout,
 		MaxConcurrentWrites: embedded.MaxConcurrentWrites,
+		CacheTTL:            CacheTTL,
 	})
 	if err != nil {
 		tb.Fatalf("open store: %v", err)
