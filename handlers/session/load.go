@@ -12,16 +12,18 @@ import (
 	"example.com/twitterlogin/models"
 )
 
-// Load returns the signed-in session of r: its session cookie verifies,
-// and its session and user still exist, by the cache when it can vouch
-// for them, else by the store. Every refusal wraps ErrNotSignedIn; any
-// other error means the store could not say who is asking.
+// Load returns the signed-in session of r: its session cookie verifies
+// (in full once per token on this instance, its times on every use: see
+// verifiedTokens), and its session and user still exist, by the cache
+// when it can vouch for them, else by the store. Every refusal wraps
+// ErrNotSignedIn; any other error means the store could not say who is
+// asking.
 func (m *Manager) Load(r *http.Request) (*Session, error) {
 	ck, err := r.Cookie(CookieName)
 	if err != nil {
 		return nil, ErrNotSignedIn
 	}
-	uid, sid, err := m.Verify(ck.Value)
+	uid, sid, err := m.verifyCached(ck.Value)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNotSignedIn, err)
 	}

@@ -1,7 +1,8 @@
 // Package session owns the signed-in session of a browser: the keys that
-// sign it, the HS256 JWT in the __Host-session cookie, the per-instance
-// cache of live sessions and users, its invalidation across instances
-// through the store's change feed, and the batched last_seen writes.
+// sign it, the HS256 JWT in the __Host-session cookie and the
+// per-instance cache of the JWTs that verified, the per-instance cache
+// of live sessions and users, its invalidation across instances through
+// the store's change feed, and the batched last_seen writes.
 //
 // The HTTP layer (package handlers) builds one [Manager] with [New] and
 // calls it: [Manager.Issue] at sign-in, [Manager.Load] on every request,
@@ -89,6 +90,7 @@ type Manager struct {
 	keys         keys
 	issuer       string
 	parser       *jwt.Parser
+	validator    *jwt.Validator // the parser's claim checks, re-run on cached tokens
 	lifetime     time.Duration
 	cacheTTL     time.Duration
 	store        Store
@@ -97,10 +99,11 @@ type Manager struct {
 	log          *slog.Logger
 	requestID    func(context.Context) string
 
-	cache   *cache
-	metrics *cacheMetrics
-	feed    *changeFeed // this instance's reader of the change feed
-	touches *touchBatch // last_seen writes waiting for their batch
+	cache    *cache
+	verified *verifiedTokens // tokens that verified, not parsed again
+	metrics  *cacheMetrics
+	feed     *changeFeed // this instance's reader of the change feed
+	touches  *touchBatch // last_seen writes waiting for their batch
 	// loads merges concurrent store lookups of one session (a page and its
 	// stylesheet, a burst of API calls) into one.
 	loads singleflight.Group
@@ -125,6 +128,7 @@ func New(opts Options) (*Manager, error) {
 		log:          opts.Logger,
 		requestID:    opts.RequestID,
 		cache:        newCache(opts.CacheTTL, maxCachedSessions),
+		verified:     newVerifiedTokens(maxCachedSessions),
 		feed:         &changeFeed{},
 		touches:      newTouchBatch(),
 	}
@@ -144,7 +148,8 @@ func New(opts Options) (*Manager, error) {
 	if m.keys, err = deriveKeys(opts.Secret, opts.OldSecrets...); err != nil {
 		return nil, fmt.Errorf("session: derive keys: %w", err)
 	}
-	m.parser = newParser(m.issuer, m.now)
+	checks := parserOptions(m.issuer, m.now)
+	m.parser, m.validator = jwt.NewParser(checks...), jwt.NewValidator(checks...)
 	if m.metrics, err = newCacheMetrics(opts.Registerer, m.cache); err != nil {
 		return nil, fmt.Errorf("session: %w", err)
 	}
