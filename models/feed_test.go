@@ -1,7 +1,6 @@
 package models_test
 
 import (
-	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -175,62 +174,6 @@ func TestRecordDigest_TwoInstances(t *testing.T) {
 			t.Errorf("%d distinct records listed, want %d: %v", len(got), 2*each, got)
 		}
 	}
-}
-
-// commandLog records the filters of the reads and writes a store sends
-// (find, count, distinct, update, delete, findAndModify; an aggregate is
-// recorded without one).
-type commandLog struct {
-	mu      sync.Mutex
-	filters []string
-}
-
-func (l *commandLog) monitor() *event.CommandMonitor {
-	return &event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
-		var f bson.Raw
-		switch e.CommandName {
-		case "find":
-			f, _ = e.Command.Lookup("filter").DocumentOK()
-		case "count", "findAndModify", "distinct":
-			f, _ = e.Command.Lookup("query").DocumentOK()
-		case "aggregate":
-			// A pipeline is never a single-key lookup on the embedded store.
-			l.add("aggregate", nil)
-			return
-		case "update", "delete":
-			stmts, _ := e.Command.Lookup(e.CommandName + "s").ArrayOK()
-			vals, _ := stmts.Values()
-			for _, v := range vals {
-				doc, _ := v.DocumentOK()
-				q, _ := doc.Lookup("q").DocumentOK()
-				l.add(e.CommandName, q)
-			}
-			return
-		default:
-			return
-		}
-		l.add(e.CommandName, f)
-	}}
-}
-
-func (l *commandLog) add(cmd string, filter bson.Raw) {
-	keys := []string{}
-	if elems, err := filter.Elements(); err == nil {
-		for _, e := range elems {
-			keys = append(keys, e.Key())
-		}
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.filters = append(l.filters, cmd+" "+strings.Join(keys, ","))
-}
-
-func (l *commandLog) take() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := l.filters
-	l.filters = nil
-	return out
 }
 
 // TestNormalUseIsIDLookups: once a user exists, the store calls behind the
