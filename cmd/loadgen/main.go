@@ -127,7 +127,7 @@ type options struct {
 	conns      int
 	duration   time.Duration
 	settle     time.Duration
-	cacheTTL   string
+	cacheTTL   time.Duration
 	csvPath    string
 	chartPath  string
 	cpuProfile string
@@ -155,7 +155,7 @@ func parseFlags(args []string) (options, error) {
 	conns := fs.Int("conns", 64, "concurrent connections")
 	duration := fs.Duration("duration", 5*time.Second, "how long each scenario is measured (after a warm-up of a fifth of it)")
 	settle := fs.Duration("settle", 3*time.Second, "how long after the load of a size to read the RSS again (no forced GC)")
-	cacheTTL := fs.String("session-cache-ttl", "5s", "SESSION_CACHE_TTL of the app under test (0s: no cache)")
+	cacheTTL := fs.Duration("session-cache-ttl", 5*time.Second, "SESSION_CACHE_TTL of the app under test (0s: no cache)")
 	csvPath := fs.String("csv", "", "write one CSV row per size and scenario to this file")
 	chartPath := fs.String("chart", "", "draw req/s against users as SVG to this file")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -102,12 +101,8 @@ func newRig(ctx context.Context, o options) (*rig, error) {
 		return r, err
 	}
 	// The store caches digests as long as the app trusts cached sessions.
-	ttl, err := time.ParseDuration(o.cacheTTL)
-	if err != nil {
-		return r, fmt.Errorf("-session-cache-ttl: %w", err)
-	}
 	if r.store, err = models.Open(ctx, models.Options{URI: r.db.URI(), Database: database, Monitor: r.commands.Monitor(),
-		MaxConcurrentWrites: embedded.MaxConcurrentWrites, CacheTTL: ttl}); err != nil {
+		MaxConcurrentWrites: embedded.MaxConcurrentWrites, CacheTTL: o.cacheTTL}); err != nil {
 		return r, err
 	}
 	if r.raw, err = mongo.Connect(mongooptions.Client().ApplyURI(r.db.URI()).SetMonitor(r.commands.Monitor())); err != nil {
@@ -155,7 +150,7 @@ func (r *rig) startApp(o options) error {
 		"PUBLIC_URL":             r.appURL,
 		"DATA_DIR":               r.dir, // dev mode keeps its generated secrets there
 		"SESSION_SECRET":         "loadgen-secret-0123456789abcdefghijklmnop",
-		"SESSION_CACHE_TTL":      o.cacheTTL,
+		"SESSION_CACHE_TTL":      o.cacheTTL.String(),
 		"TWITTER_API_BASE":       r.provURL,
 		"TWITTER_AUTHORIZE_BASE": r.provURL,
 		"TWITTER_CLIENT_ID":      devtwitter.DevClientID,
