@@ -23,7 +23,9 @@ type Record struct {
 	Seq int64 `bson:"seq,omitempty" json:"-"`
 }
 
-func newRecordFeed(s *Store) *feed[Record] {
+// newRecordFeed is the records feed of s, its digests cached for
+// cacheTTL (zero: not cached).
+func newRecordFeed(s *Store, cacheTTL time.Duration) *feed[Record] {
 	return &feed[Record]{
 		kind: "records", locks: &s.appends, items: s.records, recent: s.recent, keep: RecentRecords,
 		ownerKey: "owner_id", timeKey: "created_at", log: s.log,
@@ -31,7 +33,7 @@ func newRecordFeed(s *Store) *feed[Record] {
 			return itemInfo{id: r.ID, owner: r.OwnerID, seq: r.Seq, at: r.CreatedAt}
 		},
 		normalize: func(r *Record) { r.CreatedAt = normTime(r.CreatedAt) },
-		cache:     newDigestCache(s.cacheTTL, maxCachedDigestBytes, recordSize),
+		cache:     newDigestCache(cacheTTL, maxCachedDigestBytes, recordSize),
 	}
 }
 

@@ -106,7 +106,6 @@ type Store struct {
 	log      *slog.Logger
 	roles    []string // roles of new users
 	tokens   *tokenCipher
-	cacheTTL time.Duration
 
 	recordFeed *feed[Record]
 	eventFeed  *feed[Event]
@@ -160,8 +159,6 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		db:     db,
 		log:    logger,
 		roles:  append([]string{}, opts.DefaultRoles...),
-
-		cacheTTL: opts.CacheTTL,
 	}
 	if opts.MaxConcurrentWrites > 0 {
 		s.writes = make(writeGate, opts.MaxConcurrentWrites)
@@ -170,7 +167,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	s.sessions = s.collection(sessionsCollection)
 	s.records = s.collection(recordsCollection)
 	s.recent = s.collection(recentCollection)
-	s.recordFeed = newRecordFeed(s)
+	s.recordFeed = newRecordFeed(s, opts.CacheTTL)
 	s.eventFeed = newEventFeed(s)
 	if err := s.Ping(ctx); err != nil {
 		_ = client.Disconnect(context.WithoutCancel(ctx))
@@ -266,9 +263,8 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 
 // ensureTTLIndex creates a TTL index on field of coll that deletes a
 // document once its field is older than after, where the server has TTL
-// indexes. A
-// server that answers NotImplemented (FerretDB) is logged at debug level,
-// with what cleans the collection instead.
+// indexes. A server that answers NotImplemented (FerretDB) is logged at
+// debug level, with what cleans the collection instead.
 func (s *Store) ensureTTLIndex(ctx context.Context, coll collection, field string, after time.Duration, instead string) error {
 	ttl := mongo.IndexModel{
 		Keys:    bson.D{{Key: field, Value: 1}},
