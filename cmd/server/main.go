@@ -158,27 +158,29 @@ type loaded struct {
 // loadConfig loads the configuration, makes the logger, and loads the
 // service-token signing keys. Bad signing keys refuse to start, like any
 // other bad setting.
-func loadConfig(getenv func(string) string, opts options, stderr io.Writer) (*loaded, error) {
+func loadConfig(getenv func(string) string, opts options, stderr io.Writer) (_ *loaded, err error) {
 	devLn, err := bindDevProvider(getenv, opts)
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil && devLn != nil {
+			devLn.Close()
+		}
+	}()
 	var loadOpts []config.LoadOption
 	if devLn != nil {
 		loadOpts = append(loadOpts, config.WithDevProvider("http://"+devLn.Addr().String()))
 	}
 	cfg, err := config.Load(getenv, opts.dev, loadOpts...)
-	if err == nil && !cfg.DevProvider && devLn != nil {
+	if err != nil {
+		return nil, err
+	}
+	if !cfg.DevProvider && devLn != nil {
 		devLn.Close() // Twitter keys are set: no dev provider
 		devLn = nil
 	}
-	if err == nil {
-		err = checkDevListeners(cfg, opts)
-	}
-	if err != nil {
-		if devLn != nil {
-			devLn.Close()
-		}
+	if err := checkDevListeners(cfg, opts); err != nil {
 		return nil, err
 	}
 	l := &loaded{cfg: cfg, log: newLogger(stderr, cfg), devProvider: devLn}
@@ -186,9 +188,6 @@ func loadConfig(getenv func(string) string, opts options, stderr io.Writer) (*lo
 		l.log.Warn("dev mode reachable from the network (-allow-remote)", "listeners", remote)
 	}
 	if l.keys, err = loadTokenKeys(cfg, opts.rotate, time.Now(), l.log); err != nil {
-		if devLn != nil {
-			devLn.Close()
-		}
 		return nil, err
 	}
 	if cfg.GeneratedSessionSecret {
